@@ -1,0 +1,1 @@
+"""Dash dashboard that shows one run's results.json: headline metrics, verdict and loss curves."""

@@ -1,0 +1,1 @@
+"""commentslab pipelines."""

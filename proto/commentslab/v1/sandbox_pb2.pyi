@@ -1,0 +1,59 @@
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
+
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Limits(_message.Message):
+    __slots__ = ("cpu_seconds", "wall_seconds", "memory_mb")
+    CPU_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    cpu_seconds: float
+    wall_seconds: float
+    memory_mb: int
+    def __init__(self, cpu_seconds: float | None = ..., wall_seconds: float | None = ..., memory_mb: int | None = ...) -> None: ...
+
+class ExecuteRequest(_message.Message):
+    __slots__ = ("program", "language", "limits")
+    PROGRAM_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    program: str
+    language: str
+    limits: Limits
+    def __init__(self, program: str | None = ..., language: str | None = ..., limits: Limits | _Mapping | None = ...) -> None: ...
+
+class ExecuteResult(_message.Message):
+    __slots__ = ("status", "exit_code", "stdout", "stderr", "wall_seconds")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    exit_code: int
+    stdout: str
+    stderr: str
+    wall_seconds: float
+    def __init__(self, status: str | None = ..., exit_code: int | None = ..., stdout: str | None = ..., stderr: str | None = ..., wall_seconds: float | None = ...) -> None: ...
+
+class ExecuteBatchRequest(_message.Message):
+    __slots__ = ("programs", "workers")
+    PROGRAMS_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    programs: _containers.RepeatedCompositeFieldContainer[ExecuteRequest]
+    workers: int
+    def __init__(self, programs: _Iterable[ExecuteRequest | _Mapping] | None = ..., workers: int | None = ...) -> None: ...
+
+class ExecuteBatchItem(_message.Message):
+    __slots__ = ("index", "result")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    result: ExecuteResult
+    def __init__(self, index: int | None = ..., result: ExecuteResult | _Mapping | None = ...) -> None: ...

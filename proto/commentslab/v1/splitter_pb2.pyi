@@ -1,0 +1,49 @@
+from collections.abc import Iterable as _Iterable
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar
+
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+
+from commentslab.v1 import common_pb2 as _common_pb2
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SplitRequest(_message.Message):
+    __slots__ = ("records_uri", "out_uri", "seed", "ratios", "arms", "test_metadata")
+    RECORDS_URI_FIELD_NUMBER: _ClassVar[int]
+    OUT_URI_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    RATIOS_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    TEST_METADATA_FIELD_NUMBER: _ClassVar[int]
+    records_uri: str
+    out_uri: str
+    seed: int
+    ratios: _containers.RepeatedScalarFieldContainer[float]
+    arms: _containers.RepeatedScalarFieldContainer[str]
+    test_metadata: str
+    def __init__(self, records_uri: str | None = ..., out_uri: str | None = ..., seed: int | None = ..., ratios: _Iterable[float] | None = ..., arms: _Iterable[str] | None = ..., test_metadata: str | None = ...) -> None: ...
+
+class SplitCount(_message.Message):
+    __slots__ = ("arm", "split", "rows")
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    arm: str
+    split: str
+    rows: int
+    def __init__(self, arm: str | None = ..., split: str | None = ..., rows: int | None = ...) -> None: ...
+
+class SplitResult(_message.Message):
+    __slots__ = ("datasets_uri", "counts", "rejects", "report_uri")
+    DATASETS_URI_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    REJECTS_FIELD_NUMBER: _ClassVar[int]
+    REPORT_URI_FIELD_NUMBER: _ClassVar[int]
+    datasets_uri: str
+    counts: _containers.RepeatedCompositeFieldContainer[SplitCount]
+    rejects: _containers.RepeatedCompositeFieldContainer[_common_pb2.Reject]
+    report_uri: str
+    def __init__(self, datasets_uri: str | None = ..., counts: _Iterable[SplitCount | _Mapping] | None = ..., rejects: _Iterable[_common_pb2.Reject | _Mapping] | None = ..., report_uri: str | None = ...) -> None: ...

@@ -1,0 +1,144 @@
+"""The one typed experiment config: a profile (YAML data in profiles/) plus dotted overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.common.errors import ConfigError
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+
+DEFAULT_STOP = ["\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    context_lines: int = Field(5, ge=0)
+    ratios: list[float] = [0.70, 0.15, 0.15]
+    arms: list[Literal["control", "experiment", "placebo"]] = ["control", "experiment"]
+    test_metadata: Literal["none", "rendered"] = "none"
+
+    @field_validator("ratios")
+    @classmethod
+    def _three_ratios_summing_to_one(cls, v: list[float]) -> list[float]:
+        if len(v) != 3 or any(r < 0 for r in v) or abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError("ratios must be three non-negative numbers (train, validation, test) summing to 1")
+        return v
+
+
+class ModelConfig(_Strict):
+    kind: Literal["tiny-random", "smollm2-gguf", "hf"]
+    path: str | None = None
+    tokenizer: Literal["smollm2"] = "smollm2"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: str = "cpu"
+    hidden_size: int = 64
+    intermediate_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+
+
+class TrainConfig(_Strict):
+    method: Literal["full", "lora"] = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_last_layers: int | None = None  # None: every layer
+    lora_target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    learning_rate: float = 1e-5
+    batch_size: int = Field(4, ge=1)
+    steps: int | None = Field(None, ge=1)  # None: derived from epochs
+    epochs: int = Field(3, ge=1)
+    warmup_steps: int = Field(100, ge=0)
+    max_seq_len: int = Field(2048, ge=16)
+    weight_decay: float = 0.0
+
+
+class GenerateConfig(_Strict):
+    n: int = Field(1, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(256, ge=1)
+    stop: list[str] = DEFAULT_STOP
+    batch_size: int = Field(16, ge=1)
+
+
+class EvaluateConfig(_Strict):
+    k: list[int] = [1]
+    cpu_seconds: float = 10
+    wall_seconds: float = 20
+    memory_mb: int = 1024
+    semantic_similarity: bool = True
+
+
+class ExperimentConfig(_Strict):
+    """Everything a run depends on; results carry it so a run can be reproduced."""
+
+    profile: str
+    seed: int = 1234
+    data: DataConfig = DataConfig()
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    generate: GenerateConfig = GenerateConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped in profiles/."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def _parse_value(text: str) -> object:
+    # YAML scalars give ints, floats, bools, lists ("[1, 10]") and null the way a user types them.
+    return yaml.safe_load(text)
+
+
+def apply_override(data: dict, override: str) -> None:
+    """Set one `a.b.c=value` override in a nested dict, in place."""
+    key, sep, value = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {override!r}: expected the form section.name=value")
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {part} is not a section")
+    node[parts[-1]] = _parse_value(value)
+
+
+def load_config(profile: str = "smoke", overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Resolve a profile name (or a YAML file path) and overrides into a validated config."""
+    path = Path(profile)
+    if not (path.suffix in {".yaml", ".yml"} and path.is_file()):
+        path = PROFILES_DIR / f"{profile}.yaml"
+        if not path.is_file():
+            raise ConfigError(
+                f"profile {profile!r} does not exist; choose one of {', '.join(available_profiles())} "
+                "or give a path to a YAML file"
+            )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    for override in overrides:
+        apply_override(data, override)
+    return config_from_dict(data, source=str(path))
+
+
+def config_from_dict(data: dict, source: str = "config") -> ExperimentConfig:
+    """Validate a plain dict (e.g. the JSON a service received) into a config."""
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from exc

@@ -1,0 +1,36 @@
+"""Typed errors: each names the thing at fault and the reason, so the CLI can print one clear line."""
+
+from __future__ import annotations
+
+
+class CommentslabError(Exception):
+    """Base of every error the system reports to a user instead of a traceback."""
+
+
+class ConfigError(CommentslabError):
+    """A profile or override that does not exist or does not type-check."""
+
+
+class InputError(CommentslabError):
+    """An input file or folder that is missing, unreadable or malformed."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class PortInUseError(CommentslabError):
+    """A service could not bind its port."""
+
+    def __init__(self, host: str, port: int, service: str = "server"):
+        super().__init__(
+            f"{service}: port {port} on {host} is already in use; pick another with --port "
+            "(or stop the process holding it)"
+        )
+        self.host = host
+        self.port = port
+
+
+class ServiceError(CommentslabError):
+    """A gRPC service that is unreachable or answered with an error."""

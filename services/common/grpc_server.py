@@ -1,0 +1,144 @@
+"""The one gRPC server bootstrap: health checking, Prometheus metrics, graceful shutdown, clear port errors.
+
+Each service's `server.py` only builds its servicer; `serve_main` does the rest, so every service
+starts the same way: `python -m services.<name> --port N [--host H] [--metrics-port M]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import Counter, Histogram, start_http_server
+
+from services.common.errors import CommentslabError, PortInUseError
+from services.common.logs import setup_logging
+
+REQUESTS = Counter("commentslab_grpc_requests_total", "gRPC requests", ["service", "method", "code"])
+LATENCY = Histogram(
+    "commentslab_grpc_request_seconds", "gRPC request latency", ["service", "method"],
+    buckets=(0.005, 0.02, 0.1, 0.5, 1, 5, 30, 120, 600, 3600),
+)
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+GRACE_SECONDS = 5.0
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Counts requests and times them by method, for every service alike."""
+
+    def __init__(self, service: str):
+        self.service = service
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+
+        def wrap(behaviour, streaming_response: bool):
+            def unary(request, context):
+                start = time.perf_counter()
+                code = "OK"
+                try:
+                    return behaviour(request, context)
+                except Exception:
+                    code = "ERROR"
+                    raise
+                finally:
+                    REQUESTS.labels(self.service, method, code).inc()
+                    LATENCY.labels(self.service, method).observe(time.perf_counter() - start)
+
+            def stream(request, context):
+                start = time.perf_counter()
+                code = "OK"
+                try:
+                    yield from behaviour(request, context)
+                except Exception:
+                    code = "ERROR"
+                    raise
+                finally:
+                    REQUESTS.labels(self.service, method, code).inc()
+                    LATENCY.labels(self.service, method).observe(time.perf_counter() - start)
+
+            return stream if streaming_response else unary
+
+        if handler.unary_unary:
+            return handler._replace(unary_unary=wrap(handler.unary_unary, False))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=wrap(handler.unary_stream, True))
+        return handler
+
+
+def start_server(
+    name: str,
+    register: Callable[[grpc.Server], None],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    metrics_port: int | None = None,
+    workers: int = 8,
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Start a gRPC server with `register` applied, health SERVING; returns (server, bound port, health)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name),
+        interceptors=[MetricsInterceptor(name)],
+        options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    register(server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError as exc:
+        raise PortInUseError(host, port, name) from exc
+    if bound == 0:
+        raise PortInUseError(host, port, name)
+    if metrics_port is not None:
+        try:
+            start_http_server(metrics_port, addr=host)
+        except OSError as exc:
+            raise PortInUseError(host, metrics_port, f"{name} metrics") from exc
+    server.start()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set(f"commentslab.v1.{name}", health_pb2.HealthCheckResponse.SERVING)
+    return server, bound, health_servicer
+
+
+def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[str] | None = None) -> int:
+    """Entry point of `python -m services.<name>`: serve until SIGINT/SIGTERM, then drain and stop."""
+    parser = argparse.ArgumentParser(prog=f"{name} server", description=f"{name} gRPC server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--metrics-port", type=int, default=None, help="Prometheus /metrics port (off if unset)")
+    args = parser.parse_args(argv)
+    log = setup_logging(f"services.{name.lower()}")
+    try:
+        server, port, health_servicer = start_server(name, register, args.host, args.port, args.metrics_port)
+    except CommentslabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def _stop(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("%s serving on %s:%d", name, args.host, port)
+    # The line the launcher waits for: it proves the port is bound.
+    print(f"READY {name} {args.host}:{port}", flush=True)
+    stop.wait()
+    log.info("%s shutting down (grace %.0fs)", name, GRACE_SECONDS)
+    health_servicer.enter_graceful_shutdown()
+    server.stop(GRACE_SECONDS).wait()
+    return 0

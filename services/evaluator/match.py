@@ -1,0 +1,65 @@
+"""Surface-level agreement between a generated completion and the reference completion."""
+
+import ast
+
+
+def _normalised_lines(code: str) -> list[str]:
+    """Lines with trailing whitespace stripped and blank lines dropped."""
+    return [line.rstrip() for line in code.splitlines() if line.strip()]
+
+
+def exact_match(generated: str, reference: str) -> float:
+    """1.0 when the completions are identical up to trailing whitespace and blank lines, else 0.0.
+
+    Both texts are normalised by stripping trailing whitespace from every line and dropping
+    blank lines; indentation and everything else must agree exactly.
+    """
+    return 1.0 if _normalised_lines(generated) == _normalised_lines(reference) else 0.0
+
+
+class _DocstringRemover(ast.NodeTransformer):
+    """Drops the docstring statement from modules, classes and functions."""
+
+    def _strip(self, node: ast.AST) -> ast.AST:
+        self.generic_visit(node)
+        body = node.body  # type: ignore[attr-defined]
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:]  # type: ignore[attr-defined]
+        return node
+
+    visit_Module = _strip
+    visit_ClassDef = _strip
+    visit_FunctionDef = _strip
+    visit_AsyncFunctionDef = _strip
+
+
+def _normalised_ast(source: str) -> str:
+    """``ast.dump`` of the parsed source with docstrings removed; positions are not included."""
+    tree = _DocstringRemover().visit(ast.parse(source))
+    return ast.dump(tree, annotate_fields=True, include_attributes=False)
+
+
+def ast_match(prompt: str, generated: str, reference: str) -> float:
+    """1.0 when ``prompt + generated`` and ``prompt + reference`` parse to the same Python AST, else 0.0.
+
+    The trees are compared as ``ast.dump(..., annotate_fields=True)`` with docstrings removed, so
+    comments, formatting, blank lines and docstring wording do not count; names, literals and
+    structure do. Returns 0.0 when the generated program does not parse. Raises ``ValueError``
+    when the reference program does not parse, since that is a defect in the test data, not in
+    the model's output.
+    """
+    try:
+        reference_dump = _normalised_ast(prompt + reference)
+    except SyntaxError as error:
+        raise ValueError(f"prompt + reference is not valid Python: {error}") from error
+    try:
+        generated_dump = _normalised_ast(prompt + generated)
+    except (SyntaxError, ValueError, RecursionError):
+        # A model can emit NUL bytes (ValueError) or absurdly deep nesting (RecursionError).
+        return 0.0
+    return 1.0 if generated_dump == reference_dump else 0.0

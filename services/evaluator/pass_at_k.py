@@ -1,0 +1,48 @@
+"""Unbiased pass@k estimator (Chen et al., 2021, "Evaluating Large Language Models Trained on Code")."""
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _pass_at_k(n: int, c: int, k: int) -> float:
+    if n - c < k:
+        return 1.0
+    # C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i): no huge binomials, no overflow.
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def estimate_pass_at_k(
+    num_samples: int | Sequence[int] | np.ndarray,
+    num_correct: Sequence[int] | np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Estimate pass@k for each problem from n samples of which c passed.
+
+    pass@k = 1 - C(n - c, k) / C(n, k), computed stably as
+    1 - prod_{i = n - c + 1}^{n} (1 - k / i), and 1.0 when n - c < k.
+
+    ``num_samples`` is one n for every problem or one n per problem; ``num_correct`` holds c per
+    problem. Returns a float array with one estimate per problem. Raises ``ValueError`` when
+    k < 1, k > n, c < 0 or c > n, or when the per-problem vectors differ in length.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if isinstance(num_samples, int | np.integer):
+        samples = itertools.repeat(int(num_samples), len(num_correct))
+    else:
+        if len(num_samples) != len(num_correct):
+            raise ValueError(
+                f"num_samples has {len(num_samples)} entries but num_correct has {len(num_correct)}"
+            )
+        samples = iter(num_samples)
+    estimates = []
+    for index, (n, c) in enumerate(zip(samples, num_correct, strict=True)):
+        n, c = int(n), int(c)
+        if not 0 <= c <= n:
+            raise ValueError(f"problem {index}: num_correct={c} must lie in [0, num_samples={n}]")
+        if k > n:
+            raise ValueError(f"problem {index}: pass@{k} needs at least {k} samples, got {n}")
+        estimates.append(_pass_at_k(n, c, k))
+    return np.array(estimates, dtype=float)

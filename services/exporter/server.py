@@ -1,0 +1,66 @@
+"""Exporter gRPC shell: translates ExportRequest to `export_repository` and streams progress."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+import grpc
+from commentslab.v1 import common_pb2, exporter_pb2, exporter_pb2_grpc
+
+from services.common.artifacts import to_path, to_uri, write_json, write_jsonl
+from services.common.errors import CommentslabError
+from services.exporter.export import ExportReport, export_repository
+
+
+def report_path(records: Path) -> Path:
+    """Where an export's report goes: beside its records, `<name>.report.json`."""
+    return records.with_name(records.stem + ".report.json")
+
+
+def run_export(repository: Path, records: Path, context_lines: int = 5, progress=None, show_progress=False) -> ExportReport:
+    """Export `repository` into the JSONL file `records` and its report beside it."""
+    report = ExportReport(repository=str(repository))
+    write_jsonl(records, export_repository(repository, context_lines or 5, report, progress, show_progress))
+    write_json(report_path(records), report.to_dict())
+    return report
+
+
+class ExporterServicer(exporter_pb2_grpc.ExporterServicer):
+    """Streams Progress while exporting, then the ExportResult."""
+
+    def Export(self, request, context):
+        events: queue.Queue = queue.Queue()
+        outcome: dict = {}
+
+        def work():
+            try:
+                outcome["value"] = run_export(
+                    to_path(request.repository), to_path(request.out_uri), request.context_lines,
+                    lambda done, total: events.put(common_pb2.Progress(stage="export", done=done, total=total)),
+                )
+            except CommentslabError as exc:
+                outcome["error"] = exc
+            finally:
+                events.put(None)
+
+        threading.Thread(target=work, daemon=True).start()
+        while (event := events.get()) is not None:
+            yield exporter_pb2.ExportEvent(progress=event)
+        if "error" in outcome:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(outcome["error"]))
+        report = outcome["value"]
+        yield exporter_pb2.ExportEvent(
+            result=exporter_pb2.ExportResult(
+                records_uri=request.out_uri,
+                records=report.records,
+                rejects=[common_pb2.Reject(**r) for r in report.rejects],
+                report_uri=to_uri(report_path(to_path(request.out_uri))),
+            )
+        )
+
+
+def register(server: grpc.Server) -> None:
+    """Add the Exporter service to a server."""
+    exporter_pb2_grpc.add_ExporterServicer_to_server(ExporterServicer(), server)

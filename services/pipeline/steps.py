@@ -1,0 +1,257 @@
+"""The pipeline's steps behind one interface, done in-process (`LocalSteps`) or over gRPC (`GrpcSteps`).
+
+The pipeline and the CLI verbs call a `Steps`; which one decides whether the work happens in this
+process or in the services. Both show the same progress bars.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+import grpc
+from commentslab.v1 import (
+    exporter_pb2,
+    exporter_pb2_grpc,
+    model_server_pb2,
+    model_server_pb2_grpc,
+    sandbox_pb2,
+    sandbox_pb2_grpc,
+    splitter_pb2,
+    splitter_pb2_grpc,
+    stats_pb2,
+    stats_pb2_grpc,
+    trainer_pb2,
+    trainer_pb2_grpc,
+)
+from tqdm import tqdm
+
+from services.common.artifacts import read_json, to_path, to_uri
+from services.common.config import ExperimentConfig
+from services.common.errors import InputError
+from services.common.grpc_client import describe_rpc_error, open_channel
+
+# Generous deadlines: a cpu-profile training step takes seconds, a whole arm minutes.
+DEADLINES = {"export": 3600, "split": 600, "train": 6 * 3600, "load": 600, "generate": 3600, "execute": 3600,
+             "compare": 60}
+
+
+class Steps(Protocol):
+    """What the pipeline needs from the services."""
+
+    def export(self, repo: Path, records: Path, context_lines: int) -> dict: ...
+    def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict: ...
+    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict: ...
+    def load(self, name: str, checkpoint: Path) -> None: ...
+    def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]: ...
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[str]: ...
+    def compare(self, metric: str, control: list[float], experiment: list[float], binary: bool) -> dict: ...
+
+
+def _train_bar(arm: str, total: int) -> tqdm:
+    return tqdm(total=total, desc=f"train {arm}", unit="step")
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class LocalSteps:
+    """Every step in this process, from the cores."""
+
+    def __init__(self):
+        self._generator = None
+
+    def export(self, repo: Path, records: Path, context_lines: int) -> dict:
+        from services.exporter.server import run_export
+
+        return run_export(repo, records, context_lines, show_progress=True).to_dict()
+
+    def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict:
+        from services.common.artifacts import read_jsonl
+        from services.splitter.split import split_records
+
+        return split_records(read_jsonl(records), out_dir, cfg.seed, tuple(cfg.data.ratios), cfg.data.arms,
+                             cfg.data.test_metadata)
+
+    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict:
+        from services.trainer.train import train_arm
+
+        bar = None
+
+        def on_step(report):
+            nonlocal bar
+            bar = bar or _train_bar(arm, report.total_steps)
+            bar.set_postfix(loss=f"{report.loss:.3f}", tok_s=f"{report.tokens_per_second:.0f}")
+            bar.update(1)
+
+        outcome = train_arm(dataset, arm, out_dir, cfg, tracking_uri, on_step)
+        if bar:
+            bar.close()
+        return {"checkpoint": to_uri(outcome.checkpoint), "mlflowRunId": outcome.mlflow_run_id,
+                "steps": outcome.steps, "finalLoss": outcome.final_loss, "validationLoss": outcome.validation_loss,
+                "wallSeconds": outcome.wall_seconds}
+
+    def load(self, name: str, checkpoint: Path) -> None:
+        from services.serving.generate import Generator
+
+        self._generator = self._generator or Generator()
+        self._generator.load(name, checkpoint)
+
+    def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]:
+        from services.serving.generate import Sampling
+
+        g = cfg.generate
+        self._generator.batch_size = g.batch_size
+        out: list[list[str]] = []
+        with tqdm(total=len(prompts) * g.n, desc=f"generate {name}", unit="sample") as bar:
+            for index, chunk in enumerate(_chunks(prompts, max(1, g.batch_size // g.n))):
+                sampling = Sampling(g.n, g.temperature, g.top_p, g.max_new_tokens, tuple(g.stop), cfg.seed + index)
+                completions, _ = self._generator.generate(name, chunk, sampling)
+                out.extend(completions)
+                bar.update(len(chunk) * g.n)
+        return out
+
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[str]:
+        from services.sandbox.execute import Limits, run_many
+
+        limits = Limits(cfg.evaluate.cpu_seconds, cfg.evaluate.wall_seconds, cfg.evaluate.memory_mb)
+        return [r.status for r in run_many(programs, limits=limits, progress=True)]
+
+    def compare(self, metric: str, control: list[float], experiment: list[float], binary: bool) -> dict:
+        from services.stats.paired import compare
+
+        return compare(control, experiment, binary=binary)
+
+
+class GrpcSteps:
+    """Every step through the services at `addresses` (name -> host:port, as `commentslab up` prints)."""
+
+    def __init__(self, addresses: dict[str, str]):
+        self.addresses = addresses
+        self._channels = {name: open_channel(address) for name, address in addresses.items()}
+
+    def _stub(self, name: str, stub_class):
+        if name not in self._channels:
+            raise InputError(name, "no address given for this service")
+        return stub_class(self._channels[name])
+
+    def close(self) -> None:
+        """Close every channel."""
+        for channel in self._channels.values():
+            channel.close()
+
+    def export(self, repo: Path, records: Path, context_lines: int) -> dict:
+        stub = self._stub("exporter", exporter_pb2_grpc.ExporterStub)
+        request = exporter_pb2.ExportRequest(repository=to_uri(repo), out_uri=to_uri(records), context_lines=context_lines)
+        bar = None
+        try:
+            for event in stub.Export(request, timeout=DEADLINES["export"]):
+                if event.HasField("progress"):
+                    bar = bar or tqdm(total=event.progress.total, desc="export", unit="file")
+                    bar.update(event.progress.done - bar.n)
+                else:
+                    result = event.result
+        except grpc.RpcError as exc:
+            raise describe_rpc_error("exporter", exc) from exc
+        finally:
+            if bar:
+                bar.close()
+        return read_json(to_path(result.report_uri))
+
+    def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict:
+        stub = self._stub("splitter", splitter_pb2_grpc.SplitterStub)
+        request = splitter_pb2.SplitRequest(
+            records_uri=to_uri(records), out_uri=to_uri(out_dir), seed=cfg.seed, ratios=cfg.data.ratios,
+            arms=cfg.data.arms, test_metadata=cfg.data.test_metadata,
+        )
+        try:
+            result = stub.Split(request, timeout=DEADLINES["split"])
+        except grpc.RpcError as exc:
+            raise describe_rpc_error("splitter", exc) from exc
+        return read_json(to_path(result.report_uri))
+
+    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict:
+        stub = self._stub("trainer", trainer_pb2_grpc.TrainerStub)
+        request = trainer_pb2.TrainRequest(
+            dataset_uri=to_uri(dataset), arm=arm, out_uri=to_uri(out_dir), config_json=json.dumps(cfg.model_dump()),
+            tracking_uri=tracking_uri,
+        )
+        bar = None
+        result = None
+        try:
+            for event in stub.Train(request, timeout=DEADLINES["train"]):
+                if event.HasField("progress"):
+                    p = event.progress
+                    bar = bar or _train_bar(arm, p.total_steps)
+                    bar.set_postfix(loss=f"{p.loss:.3f}", tok_s=f"{p.tokens_per_second:.0f}")
+                    bar.update(p.step - bar.n)
+                elif event.HasField("result"):
+                    result = event.result
+        except grpc.RpcError as exc:
+            raise describe_rpc_error("trainer", exc) from exc
+        finally:
+            if bar:
+                bar.close()
+        history = read_json(to_path(result.history_uri))
+        return {"checkpoint": result.checkpoint_uri, "mlflowRunId": result.mlflow_run_id, "steps": result.steps,
+                "finalLoss": result.final_loss, "validationLoss": history[-1].get("validationLoss"),
+                "wallSeconds": result.wall_seconds}
+
+    def load(self, name: str, checkpoint: Path) -> None:
+        stub = self._stub("model-server", model_server_pb2_grpc.ModelServerStub)
+        try:
+            stub.Load(model_server_pb2.LoadRequest(name=name, checkpoint_uri=to_uri(checkpoint)),
+                      timeout=DEADLINES["load"])
+        except grpc.RpcError as exc:
+            raise describe_rpc_error("model-server", exc) from exc
+
+    def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]:
+        stub = self._stub("model-server", model_server_pb2_grpc.ModelServerStub)
+        g = cfg.generate
+        out: list[list[str]] = []
+        with tqdm(total=len(prompts) * g.n, desc=f"generate {name}", unit="sample") as bar:
+            # One request per server batch, so the bar moves and a deadline covers a bounded amount of work.
+            for index, chunk in enumerate(_chunks(prompts, max(1, g.batch_size // g.n))):
+                request = model_server_pb2.GenerateRequest(
+                    model=name, prompts=chunk, n=g.n, temperature=g.temperature, top_p=g.top_p,
+                    max_new_tokens=g.max_new_tokens, stop=g.stop, seed=cfg.seed + index,
+                )
+                try:
+                    reply = stub.Generate(request, timeout=DEADLINES["generate"])
+                except grpc.RpcError as exc:
+                    raise describe_rpc_error("model-server", exc) from exc
+                out.extend(list(r.texts) for r in reply.results)
+                bar.update(len(chunk) * g.n)
+        return out
+
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[str]:
+        stub = self._stub("sandbox", sandbox_pb2_grpc.SandboxStub)
+        limits = sandbox_pb2.Limits(cpu_seconds=cfg.evaluate.cpu_seconds, wall_seconds=cfg.evaluate.wall_seconds,
+                                    memory_mb=cfg.evaluate.memory_mb)
+        request = sandbox_pb2.ExecuteBatchRequest(
+            programs=[sandbox_pb2.ExecuteRequest(program=p, language="python", limits=limits) for p in programs]
+        )
+        statuses = [""] * len(programs)
+        try:
+            for item in tqdm(stub.ExecuteBatch(request, timeout=DEADLINES["execute"]), total=len(programs),
+                             desc="sandbox", unit="program"):
+                statuses[item.index] = item.result.status
+        except grpc.RpcError as exc:
+            raise describe_rpc_error("sandbox", exc) from exc
+        return statuses
+
+    def compare(self, metric: str, control: list[float], experiment: list[float], binary: bool) -> dict:
+        stub = self._stub("stats", stats_pb2_grpc.StatsStub)
+        try:
+            r = stub.Compare(stats_pb2.CompareRequest(metric=metric, control=control, experiment=experiment,
+                                                      binary=binary), timeout=DEADLINES["compare"])
+        except grpc.RpcError as exc:
+            raise describe_rpc_error("stats", exc) from exc
+        out = {"n": r.n, "meanControl": r.mean_control, "meanExperiment": r.mean_experiment,
+               "difference": r.difference, "tTest": {"statistic": r.t_test.statistic, "pValue": r.t_test.p_value},
+               "cohensD": r.cohens_d if r.HasField("cohens_d") else None, "significant": r.significant}
+        if r.HasField("mcnemar"):
+            out["mcnemar"] = {"b": r.mcnemar.b, "c": r.mcnemar.c, "pValue": r.mcnemar.p_value}
+        return out

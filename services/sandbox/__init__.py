@@ -1,0 +1,1 @@
+"""Sandbox service: runs untrusted, model-written programs against their tests under limits."""

@@ -1,0 +1,1 @@
+"""Paired statistics for comparing two arms' per-problem scores (core of the stats service)."""
