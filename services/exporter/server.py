@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 import grpc
-from commentslab.v1 import common_pb2, exporter_pb2, exporter_pb2_grpc
 
+from commentslab.v1 import common_pb2, exporter_pb2, exporter_pb2_grpc
 from services.common.artifacts import to_path, to_uri, write_json, write_jsonl
 from services.common.errors import CommentslabError
 from services.exporter.export import ExportReport, export_repository

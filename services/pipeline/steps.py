@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Protocol
 
 import grpc
+from tqdm import tqdm
+
 from commentslab.v1 import (
     exporter_pb2,
     exporter_pb2_grpc,
@@ -25,8 +27,6 @@ from commentslab.v1 import (
     trainer_pb2,
     trainer_pb2_grpc,
 )
-from tqdm import tqdm
-
 from services.common.artifacts import read_json, to_path, to_uri
 from services.common.config import ExperimentConfig
 from services.common.errors import InputError

@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields
-from functools import partial
 
 from tqdm import tqdm
 
@@ -178,7 +177,7 @@ def run_program(program: str, language: str = "python", limits: Limits = Limits(
         started = time.monotonic()
         try:
             process = subprocess.Popen(
-                [*command, path],
+                [*_prlimit_args(_rlimits(limits, spec.memory_rlimit)), *command, path],
                 cwd=workdir,
                 env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir},
                 stdin=subprocess.DEVNULL,
@@ -186,7 +185,8 @@ def run_program(program: str, language: str = "python", limits: Limits = Limits(
                 stderr=subprocess.PIPE,
                 pass_fds=(pass_write,),
                 start_new_session=True,
-                preexec_fn=partial(_apply_rlimits, _rlimits(limits, spec.memory_rlimit)),
+                # No preexec_fn: Python code between fork and exec can deadlock or crash a parent that runs
+                # other threads (the gRPC server does); prlimit sets the limits in the child instead.
             )
         except (OSError, subprocess.SubprocessError) as error:
             return ExecutionResult("error", None, "", f"could not start {command[0]}: {error}", 0.0)
@@ -348,10 +348,20 @@ def _rlimits(limits: Limits, memory_rlimit: int) -> list[tuple[int, int, int]]:
     return clamped
 
 
-def _apply_rlimits(rlimits: list[tuple[int, int, int]]) -> None:
-    # Runs in the forked child before exec; soft == hard (CPU aside) so the program cannot raise them.
+_PRLIMIT_NAMES = {
+    resource.RLIMIT_CPU: "cpu", resource.RLIMIT_AS: "as", resource.RLIMIT_DATA: "data",
+    resource.RLIMIT_NPROC: "nproc", resource.RLIMIT_FSIZE: "fsize", resource.RLIMIT_NOFILE: "nofile",
+    resource.RLIMIT_CORE: "core",
+}
+
+
+def _prlimit_args(rlimits: list[tuple[int, int, int]]) -> list[str]:
+    """util-linux `prlimit` arguments that set the limits on itself and then exec the program."""
+    args = [shutil.which("prlimit") or "/usr/bin/prlimit"]
     for which, soft, hard in rlimits:
-        resource.setrlimit(which, (soft, hard))
+        # soft == hard (CPU aside) so the program cannot raise them.
+        args.append(f"--{_PRLIMIT_NAMES[which]}={soft}:{hard}")
+    return [*args, "--"]
 
 
 def _kill_group(pid: int) -> None:

@@ -6,8 +6,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import grpc
-from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
 
+from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
 from services.sandbox.execute import ExecutionResult, Limits, run_program
 
 

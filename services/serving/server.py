@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import grpc
-from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
 
+from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
 from services.common.artifacts import to_path
 from services.common.errors import CommentslabError
 from services.serving.generate import Generator, Sampling

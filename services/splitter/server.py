@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from commentslab.v1 import common_pb2, splitter_pb2, splitter_pb2_grpc
 
+from commentslab.v1 import common_pb2, splitter_pb2, splitter_pb2_grpc
 from services.common.artifacts import read_jsonl, to_path, to_uri
 from services.common.errors import CommentslabError
 from services.splitter.split import split_records

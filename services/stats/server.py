@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from commentslab.v1 import stats_pb2, stats_pb2_grpc
 
+from commentslab.v1 import stats_pb2, stats_pb2_grpc
 from services.stats.paired import compare
 
 

@@ -7,8 +7,8 @@ import queue
 import threading
 
 import grpc
-from commentslab.v1 import trainer_pb2, trainer_pb2_grpc
 
+from commentslab.v1 import trainer_pb2, trainer_pb2_grpc
 from services.common.artifacts import to_path, to_uri
 from services.common.config import config_from_dict
 from services.common.errors import CommentslabError

@@ -13,7 +13,7 @@ def _datasets(out, arm):
 
 def test_split_is_70_15_15_deterministic_and_no_file_spans_two_splits(tmp_path, humaneval_records):
     a = split_records(humaneval_records, tmp_path / "a", seed=7)
-    b = split_records(list(reversed(humaneval_records)), tmp_path / "b", seed=7)
+    split_records(list(reversed(humaneval_records)), tmp_path / "b", seed=7)
     counts = {(c["arm"], c["split"]): c["rows"] for c in a["counts"]}
     assert counts[("control", "train")] + counts[("control", "validation")] + counts[("control", "test")] == 164
     assert abs(counts[("control", "train")] - 0.70 * 164) <= 2
