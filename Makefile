@@ -15,7 +15,7 @@ PROTOS := $(wildcard proto/commentslab/v1/*.proto)
 # llama.cpp stack it declares, which we never import.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q --upgrade "pip>=24" "setuptools>=68"
 	$(BIN)/python -m pip install -q --no-deps -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)

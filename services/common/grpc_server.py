@@ -7,6 +7,7 @@ starts the same way: `python -m services.<name> --port N [--host H] [--metrics-p
 from __future__ import annotations
 
 import argparse
+import queue
 import signal
 import sys
 import threading
@@ -42,30 +43,27 @@ class MetricsInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method.rsplit("/", 1)[-1]
 
+        def observe(start: float, code: str) -> None:
+            REQUESTS.labels(self.service, method, code).inc()
+            LATENCY.labels(self.service, method).observe(time.perf_counter() - start)
+
         def wrap(behaviour, streaming_response: bool):
             def unary(request, context):
-                start = time.perf_counter()
-                code = "OK"
+                start, code = time.perf_counter(), "ERROR"
                 try:
-                    return behaviour(request, context)
-                except Exception:
-                    code = "ERROR"
-                    raise
+                    reply = behaviour(request, context)
+                    code = "OK"
+                    return reply
                 finally:
-                    REQUESTS.labels(self.service, method, code).inc()
-                    LATENCY.labels(self.service, method).observe(time.perf_counter() - start)
+                    observe(start, code)
 
             def stream(request, context):
-                start = time.perf_counter()
-                code = "OK"
+                start, code = time.perf_counter(), "ERROR"
                 try:
                     yield from behaviour(request, context)
-                except Exception:
-                    code = "ERROR"
-                    raise
+                    code = "OK"
                 finally:
-                    REQUESTS.labels(self.service, method, code).inc()
-                    LATENCY.labels(self.service, method).observe(time.perf_counter() - start)
+                    observe(start, code)
 
             return stream if streaming_response else unary
 
@@ -74,6 +72,34 @@ class MetricsInterceptor(grpc.ServerInterceptor):
         if handler.unary_stream:
             return handler._replace(unary_stream=wrap(handler.unary_stream, True))
         return handler
+
+
+def stream_worker(work: Callable[[Callable[[object], None]], object], context, to_events: Callable):
+    """Run `work(emit)` on a thread, yield what it emits as it comes, then yield `to_events(result)`.
+
+    Long steps (export, training) report progress from inside their loop; this turns that callback
+    into a server stream. A CommentslabError or ValueError from the work aborts the call with its text.
+    """
+    events: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work(events.put)
+        except (CommentslabError, ValueError) as exc:
+            outcome["error"] = exc
+        finally:
+            events.put(_DONE)
+
+    threading.Thread(target=run, daemon=True).start()
+    while (event := events.get()) is not _DONE:
+        yield event
+    if "error" in outcome:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(outcome["error"]))
+    yield from to_events(outcome["value"])
+
+
+_DONE = object()
 
 
 def start_server(

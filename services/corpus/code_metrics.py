@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import io
-import keyword
 import math
 import tokenize
 
@@ -88,8 +87,3 @@ def parameters_of(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[dict]:
     if args.kwarg:
         params.append({"name": "**" + args.kwarg.arg, "type": None, "optional": True})
     return params
-
-
-def is_identifier_token(token: str) -> bool:
-    """True for a name token that is not a keyword."""
-    return token.isidentifier() and not keyword.iskeyword(token)

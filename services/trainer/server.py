@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import queue
 import threading
 
 import grpc
@@ -11,7 +10,7 @@ import grpc
 from commentslab.v1 import trainer_pb2, trainer_pb2_grpc
 from services.common.artifacts import to_path, to_uri
 from services.common.config import config_from_dict
-from services.common.errors import CommentslabError
+from services.common.grpc_server import stream_worker
 from services.trainer.train import train_arm
 
 
@@ -30,37 +29,26 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServicer):
             self._busy.release()
 
     def _train(self, request, context):
-        events: queue.Queue = queue.Queue()
-        outcome: dict = {}
-
-        def work():
-            try:
-                cfg = config_from_dict(json.loads(request.config_json or "{}"), source="TrainRequest.config_json")
-                outcome["value"] = train_arm(
-                    to_path(request.dataset_uri), request.arm, to_path(request.out_uri), cfg, request.tracking_uri,
-                    on_step=lambda r: events.put(trainer_pb2.TrainProgress(**r.__dict__)),
-                )
-            except (CommentslabError, ValueError) as exc:
-                outcome["error"] = exc
-            finally:
-                events.put(None)
-
-        threading.Thread(target=work, daemon=True).start()
-        while (event := events.get()) is not None:
-            yield trainer_pb2.TrainEvent(progress=event)
-        if "error" in outcome:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(outcome["error"]))
-        result = outcome["value"]
-        yield trainer_pb2.TrainEvent(
-            result=trainer_pb2.TrainResult(
-                checkpoint_uri=to_uri(result.checkpoint),
-                mlflow_run_id=result.mlflow_run_id,
-                steps=result.steps,
-                final_loss=result.final_loss,
-                wall_seconds=result.wall_seconds,
-                history_uri=to_uri(to_path(request.out_uri) / "history.json"),
+        def work(emit):
+            cfg = config_from_dict(json.loads(request.config_json or "{}"), source="TrainRequest.config_json")
+            return train_arm(
+                to_path(request.dataset_uri), request.arm, to_path(request.out_uri), cfg, request.tracking_uri,
+                on_step=lambda r: emit(trainer_pb2.TrainEvent(progress=trainer_pb2.TrainProgress(**r.__dict__))),
             )
-        )
+
+        def result(outcome):
+            yield trainer_pb2.TrainEvent(
+                result=trainer_pb2.TrainResult(
+                    checkpoint_uri=to_uri(outcome.checkpoint),
+                    mlflow_run_id=outcome.mlflow_run_id,
+                    steps=outcome.steps,
+                    final_loss=outcome.final_loss,
+                    wall_seconds=outcome.wall_seconds,
+                    history_uri=to_uri(to_path(request.out_uri) / "history.json"),
+                )
+            )
+
+        yield from stream_worker(work, context, result)
 
 
 def register(server: grpc.Server) -> None:

