@@ -201,7 +201,7 @@ def train_arm(
             report = StepReport(
                 step=step,
                 total_steps=steps,
-                loss=float(loss),
+                loss=float(loss.detach()),
                 learning_rate=lr,
                 tokens_per_second=tokens / max(now - step_start, 1e-9),
                 seconds_left=elapsed / step * (steps - step),

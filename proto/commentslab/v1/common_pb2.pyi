@@ -1,7 +1,6 @@
-from typing import ClassVar as _ClassVar
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -15,7 +14,7 @@ class Progress(_message.Message):
     done: int
     total: int
     detail: str
-    def __init__(self, stage: str | None = ..., done: int | None = ..., total: int | None = ..., detail: str | None = ...) -> None: ...
+    def __init__(self, stage: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Reject(_message.Message):
     __slots__ = ("path", "reason", "item")
@@ -25,4 +24,4 @@ class Reject(_message.Message):
     path: str
     reason: str
     item: str
-    def __init__(self, path: str | None = ..., reason: str | None = ..., item: str | None = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ..., item: _Optional[str] = ...) -> None: ...

@@ -1,12 +1,9 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from commentslab.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
-
-from commentslab.v1 import common_pb2 as _common_pb2
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -18,7 +15,7 @@ class ExportRequest(_message.Message):
     repository: str
     out_uri: str
     context_lines: int
-    def __init__(self, repository: str | None = ..., out_uri: str | None = ..., context_lines: int | None = ...) -> None: ...
+    def __init__(self, repository: _Optional[str] = ..., out_uri: _Optional[str] = ..., context_lines: _Optional[int] = ...) -> None: ...
 
 class ExportResult(_message.Message):
     __slots__ = ("records_uri", "records", "rejects", "report_uri")
@@ -30,7 +27,7 @@ class ExportResult(_message.Message):
     records: int
     rejects: _containers.RepeatedCompositeFieldContainer[_common_pb2.Reject]
     report_uri: str
-    def __init__(self, records_uri: str | None = ..., records: int | None = ..., rejects: _Iterable[_common_pb2.Reject | _Mapping] | None = ..., report_uri: str | None = ...) -> None: ...
+    def __init__(self, records_uri: _Optional[str] = ..., records: _Optional[int] = ..., rejects: _Optional[_Iterable[_Union[_common_pb2.Reject, _Mapping]]] = ..., report_uri: _Optional[str] = ...) -> None: ...
 
 class ExportEvent(_message.Message):
     __slots__ = ("progress", "result")
@@ -38,4 +35,4 @@ class ExportEvent(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     progress: _common_pb2.Progress
     result: ExportResult
-    def __init__(self, progress: _common_pb2.Progress | _Mapping | None = ..., result: ExportResult | _Mapping | None = ...) -> None: ...
+    def __init__(self, progress: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ..., result: _Optional[_Union[ExportResult, _Mapping]] = ...) -> None: ...

@@ -1,10 +1,8 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -14,7 +12,7 @@ class LoadRequest(_message.Message):
     CHECKPOINT_URI_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkpoint_uri: str
-    def __init__(self, name: str | None = ..., checkpoint_uri: str | None = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., checkpoint_uri: _Optional[str] = ...) -> None: ...
 
 class LoadReply(_message.Message):
     __slots__ = ("name", "parameters", "load_seconds")
@@ -24,7 +22,7 @@ class LoadReply(_message.Message):
     name: str
     parameters: int
     load_seconds: float
-    def __init__(self, name: str | None = ..., parameters: int | None = ..., load_seconds: float | None = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., parameters: _Optional[int] = ..., load_seconds: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "prompts", "n", "temperature", "top_p", "max_new_tokens", "stop", "seed")
@@ -44,13 +42,13 @@ class GenerateRequest(_message.Message):
     max_new_tokens: int
     stop: _containers.RepeatedScalarFieldContainer[str]
     seed: int
-    def __init__(self, model: str | None = ..., prompts: _Iterable[str] | None = ..., n: int | None = ..., temperature: float | None = ..., top_p: float | None = ..., max_new_tokens: int | None = ..., stop: _Iterable[str] | None = ..., seed: int | None = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ..., n: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., max_new_tokens: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class Samples(_message.Message):
     __slots__ = ("texts",)
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, texts: _Iterable[str] | None = ...) -> None: ...
+    def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GenerateReply(_message.Message):
     __slots__ = ("results", "generated_tokens", "seconds")
@@ -60,4 +58,4 @@ class GenerateReply(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[Samples]
     generated_tokens: int
     seconds: float
-    def __init__(self, results: _Iterable[Samples | _Mapping] | None = ..., generated_tokens: int | None = ..., seconds: float | None = ...) -> None: ...
+    def __init__(self, results: _Optional[_Iterable[_Union[Samples, _Mapping]]] = ..., generated_tokens: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...

@@ -1,10 +1,8 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -16,7 +14,7 @@ class Limits(_message.Message):
     cpu_seconds: float
     wall_seconds: float
     memory_mb: int
-    def __init__(self, cpu_seconds: float | None = ..., wall_seconds: float | None = ..., memory_mb: int | None = ...) -> None: ...
+    def __init__(self, cpu_seconds: _Optional[float] = ..., wall_seconds: _Optional[float] = ..., memory_mb: _Optional[int] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
     __slots__ = ("program", "language", "limits")
@@ -26,7 +24,7 @@ class ExecuteRequest(_message.Message):
     program: str
     language: str
     limits: Limits
-    def __init__(self, program: str | None = ..., language: str | None = ..., limits: Limits | _Mapping | None = ...) -> None: ...
+    def __init__(self, program: _Optional[str] = ..., language: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
 
 class ExecuteResult(_message.Message):
     __slots__ = ("status", "exit_code", "stdout", "stderr", "wall_seconds")
@@ -40,7 +38,7 @@ class ExecuteResult(_message.Message):
     stdout: str
     stderr: str
     wall_seconds: float
-    def __init__(self, status: str | None = ..., exit_code: int | None = ..., stdout: str | None = ..., stderr: str | None = ..., wall_seconds: float | None = ...) -> None: ...
+    def __init__(self, status: _Optional[str] = ..., exit_code: _Optional[int] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., wall_seconds: _Optional[float] = ...) -> None: ...
 
 class ExecuteBatchRequest(_message.Message):
     __slots__ = ("programs", "workers")
@@ -48,7 +46,7 @@ class ExecuteBatchRequest(_message.Message):
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     programs: _containers.RepeatedCompositeFieldContainer[ExecuteRequest]
     workers: int
-    def __init__(self, programs: _Iterable[ExecuteRequest | _Mapping] | None = ..., workers: int | None = ...) -> None: ...
+    def __init__(self, programs: _Optional[_Iterable[_Union[ExecuteRequest, _Mapping]]] = ..., workers: _Optional[int] = ...) -> None: ...
 
 class ExecuteBatchItem(_message.Message):
     __slots__ = ("index", "result")
@@ -56,4 +54,4 @@ class ExecuteBatchItem(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     index: int
     result: ExecuteResult
-    def __init__(self, index: int | None = ..., result: ExecuteResult | _Mapping | None = ...) -> None: ...
+    def __init__(self, index: _Optional[int] = ..., result: _Optional[_Union[ExecuteResult, _Mapping]] = ...) -> None: ...

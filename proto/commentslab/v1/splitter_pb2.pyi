@@ -1,12 +1,9 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from commentslab.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
-
-from commentslab.v1 import common_pb2 as _common_pb2
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -24,7 +21,7 @@ class SplitRequest(_message.Message):
     ratios: _containers.RepeatedScalarFieldContainer[float]
     arms: _containers.RepeatedScalarFieldContainer[str]
     test_metadata: str
-    def __init__(self, records_uri: str | None = ..., out_uri: str | None = ..., seed: int | None = ..., ratios: _Iterable[float] | None = ..., arms: _Iterable[str] | None = ..., test_metadata: str | None = ...) -> None: ...
+    def __init__(self, records_uri: _Optional[str] = ..., out_uri: _Optional[str] = ..., seed: _Optional[int] = ..., ratios: _Optional[_Iterable[float]] = ..., arms: _Optional[_Iterable[str]] = ..., test_metadata: _Optional[str] = ...) -> None: ...
 
 class SplitCount(_message.Message):
     __slots__ = ("arm", "split", "rows")
@@ -34,7 +31,7 @@ class SplitCount(_message.Message):
     arm: str
     split: str
     rows: int
-    def __init__(self, arm: str | None = ..., split: str | None = ..., rows: int | None = ...) -> None: ...
+    def __init__(self, arm: _Optional[str] = ..., split: _Optional[str] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class SplitResult(_message.Message):
     __slots__ = ("datasets_uri", "counts", "rejects", "report_uri")
@@ -46,4 +43,4 @@ class SplitResult(_message.Message):
     counts: _containers.RepeatedCompositeFieldContainer[SplitCount]
     rejects: _containers.RepeatedCompositeFieldContainer[_common_pb2.Reject]
     report_uri: str
-    def __init__(self, datasets_uri: str | None = ..., counts: _Iterable[SplitCount | _Mapping] | None = ..., rejects: _Iterable[_common_pb2.Reject | _Mapping] | None = ..., report_uri: str | None = ...) -> None: ...
+    def __init__(self, datasets_uri: _Optional[str] = ..., counts: _Optional[_Iterable[_Union[SplitCount, _Mapping]]] = ..., rejects: _Optional[_Iterable[_Union[_common_pb2.Reject, _Mapping]]] = ..., report_uri: _Optional[str] = ...) -> None: ...

@@ -1,10 +1,8 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -20,7 +18,7 @@ class CompareRequest(_message.Message):
     experiment: _containers.RepeatedScalarFieldContainer[float]
     binary: bool
     alpha: float
-    def __init__(self, metric: str | None = ..., control: _Iterable[float] | None = ..., experiment: _Iterable[float] | None = ..., binary: bool | None = ..., alpha: float | None = ...) -> None: ...
+    def __init__(self, metric: _Optional[str] = ..., control: _Optional[_Iterable[float]] = ..., experiment: _Optional[_Iterable[float]] = ..., binary: _Optional[bool] = ..., alpha: _Optional[float] = ...) -> None: ...
 
 class TestResult(_message.Message):
     __slots__ = ("statistic", "p_value")
@@ -28,7 +26,7 @@ class TestResult(_message.Message):
     P_VALUE_FIELD_NUMBER: _ClassVar[int]
     statistic: float
     p_value: float
-    def __init__(self, statistic: float | None = ..., p_value: float | None = ...) -> None: ...
+    def __init__(self, statistic: _Optional[float] = ..., p_value: _Optional[float] = ...) -> None: ...
 
 class McNemarResult(_message.Message):
     __slots__ = ("b", "c", "p_value")
@@ -38,7 +36,7 @@ class McNemarResult(_message.Message):
     b: int
     c: int
     p_value: float
-    def __init__(self, b: int | None = ..., c: int | None = ..., p_value: float | None = ...) -> None: ...
+    def __init__(self, b: _Optional[int] = ..., c: _Optional[int] = ..., p_value: _Optional[float] = ...) -> None: ...
 
 class CompareResult(_message.Message):
     __slots__ = ("metric", "n", "mean_control", "mean_experiment", "difference", "t_test", "cohens_d", "mcnemar", "significant")
@@ -60,4 +58,4 @@ class CompareResult(_message.Message):
     cohens_d: float
     mcnemar: McNemarResult
     significant: bool
-    def __init__(self, metric: str | None = ..., n: int | None = ..., mean_control: float | None = ..., mean_experiment: float | None = ..., difference: float | None = ..., t_test: TestResult | _Mapping | None = ..., cohens_d: float | None = ..., mcnemar: McNemarResult | _Mapping | None = ..., significant: bool | None = ...) -> None: ...
+    def __init__(self, metric: _Optional[str] = ..., n: _Optional[int] = ..., mean_control: _Optional[float] = ..., mean_experiment: _Optional[float] = ..., difference: _Optional[float] = ..., t_test: _Optional[_Union[TestResult, _Mapping]] = ..., cohens_d: _Optional[float] = ..., mcnemar: _Optional[_Union[McNemarResult, _Mapping]] = ..., significant: _Optional[bool] = ...) -> None: ...

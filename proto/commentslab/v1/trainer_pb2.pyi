@@ -1,10 +1,8 @@
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from commentslab.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-
-from commentslab.v1 import common_pb2 as _common_pb2
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -20,7 +18,7 @@ class TrainRequest(_message.Message):
     out_uri: str
     config_json: str
     tracking_uri: str
-    def __init__(self, dataset_uri: str | None = ..., arm: str | None = ..., out_uri: str | None = ..., config_json: str | None = ..., tracking_uri: str | None = ...) -> None: ...
+    def __init__(self, dataset_uri: _Optional[str] = ..., arm: _Optional[str] = ..., out_uri: _Optional[str] = ..., config_json: _Optional[str] = ..., tracking_uri: _Optional[str] = ...) -> None: ...
 
 class TrainProgress(_message.Message):
     __slots__ = ("step", "total_steps", "loss", "learning_rate", "tokens_per_second", "seconds_left")
@@ -36,7 +34,7 @@ class TrainProgress(_message.Message):
     learning_rate: float
     tokens_per_second: float
     seconds_left: float
-    def __init__(self, step: int | None = ..., total_steps: int | None = ..., loss: float | None = ..., learning_rate: float | None = ..., tokens_per_second: float | None = ..., seconds_left: float | None = ...) -> None: ...
+    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., seconds_left: _Optional[float] = ...) -> None: ...
 
 class TrainResult(_message.Message):
     __slots__ = ("checkpoint_uri", "mlflow_run_id", "steps", "final_loss", "wall_seconds", "history_uri")
@@ -52,7 +50,7 @@ class TrainResult(_message.Message):
     final_loss: float
     wall_seconds: float
     history_uri: str
-    def __init__(self, checkpoint_uri: str | None = ..., mlflow_run_id: str | None = ..., steps: int | None = ..., final_loss: float | None = ..., wall_seconds: float | None = ..., history_uri: str | None = ...) -> None: ...
+    def __init__(self, checkpoint_uri: _Optional[str] = ..., mlflow_run_id: _Optional[str] = ..., steps: _Optional[int] = ..., final_loss: _Optional[float] = ..., wall_seconds: _Optional[float] = ..., history_uri: _Optional[str] = ...) -> None: ...
 
 class TrainEvent(_message.Message):
     __slots__ = ("progress", "result", "status")
@@ -62,4 +60,4 @@ class TrainEvent(_message.Message):
     progress: TrainProgress
     result: TrainResult
     status: _common_pb2.Progress
-    def __init__(self, progress: TrainProgress | _Mapping | None = ..., result: TrainResult | _Mapping | None = ..., status: _common_pb2.Progress | _Mapping | None = ...) -> None: ...
+    def __init__(self, progress: _Optional[_Union[TrainProgress, _Mapping]] = ..., result: _Optional[_Union[TrainResult, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.Progress, _Mapping]] = ...) -> None: ...
