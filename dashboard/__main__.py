@@ -1,19 +1,35 @@
-"""Command line: ``python -m dashboard --results DIR [--host HOST] [--port N]``."""
+"""Command line: ``python -m dashboard [--results DIR] [--gateway URL | --model-server HOST:PORT ...] [--port N]``."""
 
 import argparse
 from pathlib import Path
 
 from dashboard.app import serve
+from services.gateway.rate_limit import DEFAULT_DAILY_LIMIT
+from services.gateway.results_store import default_results_dir
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and serve the dashboard for the given run folder."""
+    """Parse the command line and serve the dashboard."""
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
-    parser.add_argument("--results", type=Path, required=True, help="run folder that holds results.json")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="run folder that holds results.json (default: the committed reference results, "
+                             "else the newest run under runs/)")
+    parser.add_argument("--gateway", default=None, help="base URL of a running gateway (default: start one in-process)")
+    parser.add_argument("--model-server", default=None, help="ModelServer host:port for the in-process gateway")
+    parser.add_argument("--votes-url", default=None, help="SQLAlchemy URL of the vote store (in-process gateway)")
+    parser.add_argument("--review-queue", type=Path, default=None, help="review queue SQLite file (in-process gateway)")
+    parser.add_argument("--daily-limit", type=int, default=DEFAULT_DAILY_LIMIT, help="playground requests per visitor per day")
+    parser.add_argument("--daily-vote-cap", type=int, default=None, help="votes per reviewer per day")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=8050, help="port to listen on (default: 8050)")
     args = parser.parse_args(argv)
-    serve(args.results, host=args.host, port=args.port)
+    options = {"model_server": args.model_server, "votes_url": args.votes_url, "review_queue": args.review_queue,
+               "daily_limit": args.daily_limit}
+    if args.daily_vote_cap is not None:
+        options["daily_vote_cap"] = args.daily_vote_cap
+    results = args.results if args.results is not None else default_results_dir(Path.cwd())
+    serve(results, host=args.host, port=args.port, gateway_url=args.gateway,
+          **(options if args.gateway is None else {}))
 
 
 if __name__ == "__main__":

@@ -1,275 +1,189 @@
-"""The results dashboard: one page summarising a run folder's ``results.json`` (see docs/CONTRACTS.md).
+"""The public comparison dashboard (Dash): seven views over the gateway's API.
 
-The page is rebuilt from the file on every load, so it shows a run's results as soon as they are
-written. When the results cannot be read the page explains what is missing instead of failing.
+The dashboard never reads run files or reaches the model server itself; every view asks the FastAPI
+gateway (services/gateway). Without ``gateway_url`` it starts one in-process on a loopback port.
+Callbacks stay thin: they call the gateway and hand data to dashboard.pages, whose builders hold the
+layout logic; the statistics, diff hints and table exports live in plain modules with unit tests.
 """
 
-import json
-import math
+from __future__ import annotations
+
 from pathlib import Path
 
-import plotly.graph_objects as go
-from dash import Dash, dcc, html
+import flask
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
-RESULTS_FILE = "results.json"
-SCHEMA_VERSION = 1
-REQUIRED_KEYS = (
-    "schemaVersion",
-    "metrics",
-    "control",
-    "experiment",
-    "significance",
-    "training",
-    "provenance",
-)
-MISSING = "—"
+from dashboard import pages
+from dashboard.gateway_client import GatewayClient, GatewayError
+from dashboard.overview import headline_rows, verdict
+from dashboard.table_export import metrics_csv, metrics_latex
+from services.gateway.results_store import ResultsError, load_results
+
+# Kept importable from here: the tests and the CLI read results through these names.
+__all__ = ["ResultsError", "create_app", "headline_rows", "load_results", "serve", "verdict"]
 
 
-class ResultsError(Exception):
-    """A run folder's results cannot be shown; the message says what is missing and how to produce it."""
+def create_app(results_dir: Path | None = None, gateway_url: str | None = None, **gateway_options) -> Dash:
+    """A Dash app over the gateway at ``gateway_url``, or over one started in-process for ``results_dir``
+    (``gateway_options`` go to services.gateway.app.create_app: model_server, votes_url, daily_limit, ...)."""
+    if gateway_url is None:
+        from services.gateway.server import start_in_thread
 
+        gateway_url = start_in_thread(Path(results_dir), **gateway_options).url
+    client = GatewayClient(gateway_url)
+    app = Dash(__name__, title="commentslab results", suppress_callback_exceptions=True)
+    app.layout = html.Div([
+        dcc.Location(id="url"),
+        dcc.Store(id="reviewer-token", storage_type="session"),
+        html.H1("commentslab: does .comments metadata improve generated code?"),
+        pages.nav(),
+        html.Main(id="page"),
+        # plotly.js is loaded lazily (the first page stays fast); this fetches and starts it in the
+        # background once the first page is shown, so the first chart a visitor opens draws at once.
+        dcc.Interval(id="plotly-warmup-timer", interval=400, max_intervals=1),
+        html.Div(id="plotly-warmup", style={"display": "none"}, **{"aria-hidden": "true"}),
+    ], style={"fontFamily": "sans-serif", "margin": "24px"})
 
-def _how_to_produce(results_dir: Path) -> str:
-    return f"Produce it with `commentslab run --profile smoke --out {results_dir}`."
+    @app.callback(Output("plotly-warmup", "children"), Input("plotly-warmup-timer", "n_intervals"),
+                  prevent_initial_call=True)
+    def warm_up_plotly(_):
+        return dcc.Graph(id="plotly-warmup-graph", figure={"data": [], "layout": {"height": 10, "width": 10}},
+                         config={"staticPlot": True})
 
-
-def load_results(results_dir: Path) -> dict:
-    """Read and check ``<results_dir>/results.json``.
-
-    Raises ``ResultsError`` naming the missing folder, file, or field (and the command that
-    produces results) when the folder or file is missing, is not valid JSON, has another schema
-    version, or lacks a field the dashboard shows.
-    """
-    results_dir = Path(results_dir)
-    path = results_dir / RESULTS_FILE
-    if not results_dir.is_dir():
-        raise ResultsError(f"The results folder {results_dir} does not exist. {_how_to_produce(results_dir)}")
-    if not path.is_file():
-        raise ResultsError(
-            f"The results folder {results_dir} has no {RESULTS_FILE}; the run may not have finished. "
-            f"{_how_to_produce(results_dir)}"
-        )
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ResultsError(
-            f"{path} is not valid UTF-8 JSON ({error}). {_how_to_produce(results_dir)}"
-        ) from error
-    if not isinstance(results, dict):
-        raise ResultsError(f"{path} must hold a JSON object, not {type(results).__name__}.")
-    missing = [key for key in REQUIRED_KEYS if key not in results]
-    if missing:
-        raise ResultsError(
-            f"{path} lacks the field(s) {', '.join(missing)} required by docs/CONTRACTS.md. "
-            f"{_how_to_produce(results_dir)}"
-        )
-    if results["schemaVersion"] != SCHEMA_VERSION:
-        raise ResultsError(
-            f"{path} has schemaVersion {results['schemaVersion']!r}; this dashboard reads version "
-            f"{SCHEMA_VERSION}."
-        )
-    for arm in ("control", "experiment"):
-        absent = [metric for metric in results["metrics"] if metric not in results[arm]]
-        if absent:
-            raise ResultsError(f"{path}: the {arm} arm has no value for metric(s) {', '.join(absent)}.")
-    return results
-
-
-def _number(value: object, spec: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return MISSING
-    return format(value, spec)
-
-
-def _p_value(value: object) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 0.001:
-        return "< 0.001"
-    return _number(value, ".3f")
-
-
-def primary_test(significance: dict) -> tuple[str, float | None]:
-    """The primary test's name and p-value for one metric: McNemar when present, else the paired t-test."""
-    if "mcnemar" in significance:
-        return "McNemar exact", significance["mcnemar"].get("pValue")
-    if "tTest" in significance:
-        return "paired t-test", significance["tTest"].get("pValue")
-    return MISSING, None
-
-
-def absolute_improvement(results: dict, metric: str) -> float | None:
-    """experiment - control for one metric: ``improvement[metric].absolute``, else computed; None if unknown."""
-    absolute = ((results.get("improvement") or {}).get(metric) or {}).get("absolute")
-    if isinstance(absolute, int | float):
-        return float(absolute)
-    control, experiment = results["control"].get(metric), results["experiment"].get(metric)
-    if isinstance(control, int | float) and isinstance(experiment, int | float):
-        return float(experiment - control)
-    return None
-
-
-def headline_rows(results: dict) -> list[dict[str, str]]:
-    """One display row per metric: control, experiment, absolute improvement, primary test, p-value, significant.
-
-    Scores are shown to three decimals, the improvement (experiment - control) signed, and
-    p-values below 0.001 as "< 0.001"; a missing value is shown as "—".
-    """
-    rows = []
-    for metric in results["metrics"]:
-        control = results["control"].get(metric)
-        experiment = results["experiment"].get(metric)
-        absolute = absolute_improvement(results, metric)
-        significance = results["significance"].get(metric) or {}
-        test, p_value = primary_test(significance)
-        significant = significance.get("significant")
-        rows.append(
-            {
-                "metric": metric,
-                "control": _number(control, ".3f"),
-                "experiment": _number(experiment, ".3f"),
-                "improvement": _number(absolute, "+.3f"),
-                "test": test,
-                "pValue": _p_value(p_value),
-                "significant": MISSING if significant is None else ("yes" if significant else "no"),
-            }
-        )
-    return rows
-
-
-def verdict(results: dict) -> str:
-    """A plain sentence stating which metrics differ significantly between the arms, if any."""
-    better, worse, different = [], [], []
-    for metric, row in zip(results["metrics"], headline_rows(results), strict=True):
-        if row["significant"] != "yes":
-            continue
-        p_text = row["pValue"] if row["pValue"].startswith("<") else f"= {row['pValue']}"
-        label = f"{metric} (p {p_text})"
-        difference = absolute_improvement(results, metric)
-        if difference is not None and difference > 0:
-            better.append(label)
-        elif difference is not None and difference < 0:
-            worse.append(label)
-        else:
-            different.append(label)
-    n = next((s.get("n") for s in results["significance"].values() if isinstance(s, dict) and "n" in s), None)
-    on_n = f" on {n} test problems" if n else ""
-    if not better and not worse and not different:
-        return (
-            f"There is no significant difference between the experiment and control arms on any metric{on_n}."
-        )
-    parts = []
-    if better:
-        parts.append(f"significantly better than control on {', '.join(better)}")
-    if worse:
-        parts.append(f"significantly worse than control on {', '.join(worse)}")
-    if different:
-        parts.append(f"significantly different from control on {', '.join(different)}")
-    return f"The experiment arm is {' and '.join(parts)}{on_n}."
-
-
-def loss_figure(results: dict, arm: str) -> go.Figure:
-    """Training loss against step for one arm, from ``results["training"][arm]["history"]``."""
-    history = results["training"].get(arm, {}).get("history", [])
-    points = [(h["step"], h["loss"]) for h in history if "step" in h and h.get("loss") is not None]
-    figure = go.Figure(
-        go.Scatter(x=[s for s, _ in points], y=[loss for _, loss in points], mode="lines+markers", name=arm)
-    )
-    figure.update_layout(
-        title=f"Training loss — {arm}",
-        xaxis_title="step",
-        yaxis_title="loss",
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        height=360,
-    )
-    if not points:
-        figure.add_annotation(
-            text="no training history recorded", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
-        )
-    return figure
-
-
-def _provenance_line(results: dict) -> str:
-    provenance = results["provenance"]
-    commit = str(provenance.get("commit") or "unknown")
-    return (
-        f"Profile {provenance.get('profile', 'unknown')} · commit {commit[:12]} · "
-        f"created {provenance.get('createdAt', 'unknown')} · scenario {results.get('scenario', 'unknown')}"
-    )
-
-
-_CELL = {"padding": "6px 12px", "borderBottom": "1px solid #ddd", "textAlign": "right"}
-_COLUMNS = [
-    ("metric", "Metric"),
-    ("control", "Control"),
-    ("experiment", "Experiment"),
-    ("improvement", "Improvement (abs.)"),
-    ("test", "Primary test"),
-    ("pValue", "p-value"),
-    ("significant", "Significant"),
-]
-
-
-def _headline_table(results: dict) -> html.Table:
-    header = html.Thead(html.Tr([html.Th(title, style=_CELL) for _, title in _COLUMNS]))
-    body = html.Tbody(
-        [
-            html.Tr([html.Td(row[key], className=f"col-{key}", style=_CELL) for key, _ in _COLUMNS])
-            for row in headline_rows(results)
-        ]
-    )
-    return html.Table([header, body], id="headline-table", style={"borderCollapse": "collapse"})
-
-
-def _results_page(results: dict) -> html.Div:
-    arms = [arm for arm in results.get("arms", ["control", "experiment"]) if arm in results["training"]]
-    return html.Div(
-        [
-            html.H1("commentslab: does .comments metadata improve generated code?"),
-            html.P(_provenance_line(results), id="provenance"),
-            _headline_table(results),
-            html.P(verdict(results), id="verdict", style={"fontSize": "1.2em", "marginTop": "1em"}),
-            html.Div(
-                [
-                    dcc.Graph(id=f"loss-{arm}", figure=loss_figure(results, arm), style={"flex": "1"})
-                    for arm in arms
-                ],
-                style={"display": "flex", "gap": "16px"},
-            ),
-        ],
-        style={"fontFamily": "sans-serif", "margin": "24px"},
-    )
-
-
-def _error_page(error: ResultsError) -> html.Div:
-    return html.Div(
-        [
-            html.H1("commentslab: no results to show"),
-            html.P(str(error), id="results-error", style={"color": "#a00"}),
-        ],
-        style={"fontFamily": "sans-serif", "margin": "24px"},
-    )
-
-
-def create_app(results_dir: Path) -> Dash:
-    """A Dash app showing ``<results_dir>/results.json``, re-read on every page load.
-
-    The page holds a title, the provenance line (id ``provenance``), the headline table (id
-    ``headline-table``), the verdict (id ``verdict``) and one loss graph per trained arm (ids
-    ``loss-control``, ``loss-experiment``, ...). When the results cannot be loaded the page shows
-    the ``ResultsError`` message (id ``results-error``) instead.
-    """
-    results_dir = Path(results_dir)
-    app = Dash(__name__, title="commentslab results")
-
-    def page() -> html.Div:
+    @app.callback(Output("page", "children"), Input("url", "pathname"))
+    def render(pathname: str | None):
         try:
-            return _results_page(load_results(results_dir))
-        except ResultsError as error:
-            return _error_page(error)
+            if pathname in (None, "/"):
+                return pages.overview_page(client.results())
+            if pathname == "/training":
+                return pages.training_page(client.training())
+            if pathname == "/comparison":
+                return pages.comparison_page(client.problems())
+            if pathname == "/playground":
+                return pages.playground_page()
+            if pathname == "/results":
+                return pages.results_page(client.results())
+            if pathname == "/human-eval":
+                client.results()  # nothing to judge without results: say so up front
+                return pages.human_eval_page()
+            if pathname == "/review":
+                try:
+                    return pages.review_page(client.review_items(), None)
+                except GatewayError as exc:
+                    return pages.review_page(None, str(exc))
+        except GatewayError as exc:
+            return pages.error_page(str(exc))
+        return html.P(f"No view at {pathname}.", id="not-found")
 
-    app.layout = page
+    @app.callback(Output("training-graphs", "children"), Output("training-signature", "data"),
+                  Input("training-refresh", "n_intervals"), State("training-signature", "data"),
+                  prevent_initial_call=True)
+    def refresh_training(_, shown):
+        try:
+            histories = client.training()
+        except GatewayError:
+            raise PreventUpdate from None
+        signature = pages.training_signature(histories)
+        if signature == shown:
+            raise PreventUpdate  # nothing new logged: keep the drawn charts (and the visitor's zoom)
+        return pages.training_graphs(histories), signature
+
+    @app.callback(Output("comparison-list", "children"), Input("disagree-only", "value"), prevent_initial_call=True)
+    def filter_problems(value):
+        try:
+            return pages.comparison_cards(client.problems(disagree_only="disagree" in (value or [])))
+        except GatewayError as exc:
+            return [pages.error_page(str(exc))]
+
+    @app.callback(Output("playground-output", "children"), Input("generate", "n_clicks"),
+                  State("prompt", "value"), State("metadata", "value"), State("max-tokens", "value"),
+                  prevent_initial_call=True)
+    def generate(_, prompt, metadata, max_tokens):
+        try:
+            lines = list(client.generate(prompt or "", metadata, int(max_tokens or 32),
+                                         visitor=flask.request.remote_addr))
+        except GatewayError as exc:
+            return html.P(str(exc), id="playground-error", style={"color": "#a00"})
+        return pages.playground_results(lines)
+
+    @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), prevent_initial_call=True)
+    def download_csv(_):
+        return {"content": metrics_csv(client.results()), "filename": "commentslab-metrics.csv", "type": "text/csv"}
+
+    @app.callback(Output("download-latex", "data"), Input("download-latex-button", "n_clicks"),
+                  prevent_initial_call=True)
+    def download_latex(_):
+        return {"content": metrics_latex(client.results()), "filename": "commentslab-metrics.tex",
+                "type": "application/x-tex"}
+
+    vote_buttons = [Input(f"vote-{choice}", "n_clicks") for choice in pages.VOTE_LABELS]
+
+    @app.callback(
+        Output("reviewer-token", "data"), Output("current-pair", "data"), Output("pair-info", "children"),
+        Output("pair-a", "children"), Output("pair-b", "children"), Output("reviewer-status", "children"),
+        Output("vote-message", "children"), Output("eval-summary", "children"),
+        Input("eval-init", "data"), Input("register", "n_clicks"), *vote_buttons,
+        State("reviewer-name", "value"), State("reviewer-token", "data"), State("current-pair", "data"),
+    )
+    def human_eval(_init, _register, *rest):
+        *_votes, name, token, pair = rest
+        trigger = ctx.triggered_id
+        status, message = no_update, ""
+        try:
+            if trigger == "register":
+                token = client.register(name or "")["token"]
+                status = f"Registered as {name}. Your votes are anonymous to other visitors."
+            elif isinstance(trigger, str) and trigger.startswith("vote-"):
+                if not token or not pair:
+                    raise GatewayError("register as a reviewer first, then judge the pair shown")
+                recorded = client.vote(token, pair["pairId"], trigger.removeprefix("vote-"))
+                message = (f"Recorded: {pages.VOTE_LABELS[recorded['choice']]}. A was {recorded['leftArm']}, "
+                           f"B was {recorded['rightArm']}.")
+            elif token:
+                status = "Signed in as a reviewer."
+        except GatewayError as exc:
+            message = str(exc)
+        try:
+            summary = pages.eval_summary(client.vote_summary())
+        except GatewayError as exc:
+            summary = html.P(str(exc), style={"color": "#a00"})
+        if not token:
+            return (None, None, "Register with a name to start judging blind pairs.", "", "",
+                    status if status is not no_update else "", message, summary)
+        try:
+            nxt = client.next_pair(token)
+        except GatewayError as exc:
+            if exc.status == 401:  # a token from a gateway that forgot it: start over
+                return None, None, str(exc), "", "", "", message, summary
+            return token, None, str(exc), "", "", status, message, summary
+        if nxt["done"]:
+            return token, None, "You have judged every pair. Thank you!", "", "", status, message, summary
+        info = (f"Pair for {nxt['taskId']} · your votes today: {nxt['votesToday']} of {nxt['dailyCap']}. "
+                "Which completion is better? The models stay hidden until you vote.")
+        return token, {"pairId": nxt["pairId"]}, info, nxt["a"]["code"], nxt["b"]["code"], status, message, summary
+
+    @app.callback(Output("review-message", "children"), Output("review-table", "children"),
+                  Input("review-accept", "n_clicks"), Input("review-reject", "n_clicks"),
+                  State("review-record", "value"), State("review-reason", "value"), State("reviewer-token", "data"),
+                  prevent_initial_call=True)
+    def review(_accept, _reject, record, reason, token):
+        if not token:
+            return "Register as a reviewer on the Human evaluation view first.", no_update
+        if not record:
+            return "Choose a record.", no_update
+        try:
+            item = client.review_decide(token, record, ctx.triggered_id == "review-accept", reason or "")
+            refreshed = pages.review_page(client.review_items(), None)
+        except GatewayError as exc:
+            return str(exc), no_update
+        table = next(c for c in refreshed.children if getattr(c, "id", None) == "review-table")
+        return f"{item['recordId']} is now {item['status']}.", table.children
+
     return app
 
 
-def serve(results_dir: Path, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Serve the dashboard for ``results_dir`` on ``host:port`` until interrupted (debug off)."""
-    create_app(results_dir).run(host=host, port=port, debug=False)
+def serve(results_dir: Path | None, host: str = "127.0.0.1", port: int = 8050, gateway_url: str | None = None,
+          **gateway_options) -> None:
+    """Serve the dashboard on ``host:port`` until interrupted (debug off)."""
+    create_app(results_dir, gateway_url, **gateway_options).run(host=host, port=port, debug=False)

@@ -39,23 +39,92 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_export(args) -> int:
-    report = _steps(args.via, "exporter").export(Path(args.repo), Path(args.out), args.context_lines)
+    from services.common.artifacts import to_location
+    from services.exporter.export import ExportOptions
+    from services.exporter.licence import DEFAULT_ALLOWED
+    from services.exporter.server import run_export
+
+    options = ExportOptions(context_lines=args.context_lines, lint=args.lint, licence_gate=not args.no_licence_gate,
+                            allowed_licences=tuple(args.allow_licence or DEFAULT_ALLOWED),
+                            min_completeness=args.min_completeness, workers=args.workers)
+    out = to_location(args.out)
+    if args.via:
+        from services.exporter.client import export_remote
+
+        report = export_remote(args.via, [Path(r) for r in args.repo], out, options, args.review_queue)
+    else:
+        queue = Path(args.review_queue) if args.review_queue else None
+        report = run_export(Path(args.repo[0]), out, options=options, more_repositories=[Path(r) for r in args.repo[1:]],
+                            show_progress=True, review_queue=queue).to_dict()
     print(f"{report['records']} records from {report['sidecars']} sidecars -> {args.out}")
     for reject in report["rejects"]:
-        print(f"  rejected {reject['path']}{' ' + reject['item'] if reject['item'] else ''}: {reject['reason']}")
+        print(f"  rejected [{reject.get('kind', 'error')}] {reject['path']}"
+              f"{' ' + reject['item'] if reject['item'] else ''}: {reject['reason']}")
+    for excluded in report.get("excludedRepositories", []):
+        print(f"  excluded repository {excluded['repository']}: {excluded['reason']}")
+    if report.get("removals"):
+        print("  removed: " + ", ".join(f"{k} {v}" for k, v in sorted(report["removals"].items())))
+    if report.get("flagged"):
+        print(f"  {len(report['flagged'])} records flagged for review: commentslab review list --queue "
+              f"{report.get('reviewQueue') or args.review_queue}")
     if not report["records"]:
-        print(f"error: {args.repo}: no valid record to export", file=sys.stderr)
+        print(f"error: {', '.join(args.repo)}: no valid record to export", file=sys.stderr)
+        return 1
+    if args.strict and (report["rejects"] or report.get("excludedRepositories")):
+        print("error: --strict: the export rejected input (see above)", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_split(args) -> int:
+    from services.common.artifacts import is_blob, to_location, to_path
+
     cfg = _config(args)
-    report = _steps(args.via, "splitter").split(Path(args.records), Path(args.out), cfg)
-    for count in report["counts"]:
-        print(f"{count['arm']:>11} {count['split']:>10} {count['rows']:>6}")
+    records, out = to_location(args.records), to_location(args.out)
+    ratios = [float(r) for r in args.ratios.split(",")] if args.ratios else list(cfg.data.ratios)
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms else list(cfg.data.arms)
+    queue = args.review_queue
+    if queue is None and not is_blob(records):
+        beside = to_path(records).with_name(to_path(records).stem + ".review.sqlite")
+        queue = str(beside) if beside.is_file() else None
+    options = {"folds": args.folds, "group_by": args.group_by, "near_duplicate_threshold": args.near_dup}
+    if args.via:
+        from services.splitter.client import split_remote
+
+        report = split_remote(args.via, records, out, cfg.seed, ratios, arms, cfg.data.test_metadata,
+                              review_queue=queue, arms_file=args.arms_file, **options)
+    else:
+        from services.splitter.server import run_split
+
+        report = run_split(records, out, cfg.seed, tuple(ratios), arms, cfg.data.test_metadata,
+                           review_queue=Path(queue) if queue else None,
+                           arms_file=Path(args.arms_file) if args.arms_file else None, **options)
+    for fold in report.get("foldReports") or [{"fold": None, "counts": report["counts"]}]:
+        for count in fold["counts"]:
+            prefix = f"fold {fold['fold']} " if fold["fold"] is not None else ""
+            print(f"{prefix}{count['arm']:>11} {count['split']:>10} {count['rows']:>6}")
     for reject in report["rejects"]:
         print(f"  rejected {reject['item']}: {reject['reason']}")
+    print(f"leakage checks {'passed' if report['leakageChecksPassed'] else 'FAILED'}")
+    return 0 if report["leakageChecksPassed"] else 1
+
+
+def cmd_review(args) -> int:
+    from services.review.queue import ReviewQueue
+
+    queue = ReviewQueue(Path(args.queue))
+    if args.review_command == "list":
+        items = queue.items(args.status)
+        if args.json:
+            print(json.dumps([i.to_dict() for i in items], indent=2))
+        for item in items if not args.json else []:
+            decision = f" ({item.decision})" if item.decision else ""
+            print(f"{item.record_id}  {item.status:<8}{decision}  {item.path}: {'; '.join(item.reasons)}")
+        if not args.json:
+            print(f"{len(items)} item(s)")
+        return 0
+    item = queue.accept(args.id) if args.review_command == "accept" else queue.reject(args.id, args.reason)
+    print(f"{item.record_id}: {item.status}" + (f" ({item.decision})" if item.decision else ""))
     return 0
 
 
@@ -172,11 +241,46 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_sandbox_check(args) -> int:
+    from services.evaluator.humaneval_samples import DEFAULT_LIMITS, check_samples
+    from services.sandbox.execute import Limits
+
+    samples = Path(args.samples)
+    out = Path(args.out) if args.out else samples.with_name(samples.name + "_results.jsonl")
+    limits = Limits(cpu_seconds=args.cpu_seconds, wall_seconds=args.wall_seconds or DEFAULT_LIMITS.wall_seconds,
+                    memory_mb=args.memory_mb)
+    report = check_samples(samples, out, Path(args.problems) if args.problems else None,
+                           ks=[int(k) for k in args.k.split(",")], limits=limits, workers=args.workers)
+    print(f"{report['samples']} samples of {report['problems']} problems: {report['passedSamples']} passed; "
+          f"statuses {report['statusCounts']}; flaky timeouts {report['timeouts']['flakyTimeouts']}")
+    for key in sorted((k for k in report if k.startswith("pass@")), key=lambda k: int(k[5:])):
+        print(f"{key} = {report[key]:.4f}")
+    print(f"per-sample results -> {out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from services.evaluator.report import write_report
+
+    written = write_report(Path(args.run), Path(args.out) if args.out else None)
+    print(f"comparison -> {written['csv']} and {written['latex']}")
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     from dashboard.app import serve
 
     print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    serve(Path(args.results), host=args.host, port=args.port)
+    serve(Path(args.results), host=args.host, port=args.port, model_server=args.model_server)
+    return 0
+
+
+def cmd_gateway(args) -> int:
+    from services.gateway.server import serve
+
+    print(f"gateway on http://{args.host}:{args.port}/ (OpenAPI at /docs; Ctrl-C stops it)", flush=True)
+    serve(Path(args.results), host=args.host, port=args.port, model_server=args.model_server,
+          votes_url=args.votes_url, daily_limit=args.daily_limit)
     return 0
 
 
@@ -194,19 +298,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_corpus)
 
-    p = sub.add_parser("export", help="repository with .comments -> JSONL records")
-    p.add_argument("repo")
-    p.add_argument("--out", required=True, help="records JSONL file (report goes beside it)")
+    p = sub.add_parser("export", help="repositories with .comments -> JSONL records")
+    p.add_argument("repo", nargs="+", help="one or more repositories")
+    p.add_argument("--out", required=True, help="records JSONL file or az:// URI (report goes beside it)")
     p.add_argument("--context-lines", type=int, default=5)
+    p.add_argument("--allow-licence", action="append", metavar="SPDX",
+                   help="a licence the gate lets through (repeatable; default MIT and Apache-2.0)")
+    p.add_argument("--no-licence-gate", action="store_true", help="export whatever the licence")
+    p.add_argument("--lint", action="store_true", help="syntax-check every record (Pylint, ESLint)")
+    p.add_argument("--min-completeness", type=float, default=0.0,
+                   help="flag records whose metadata completeness is below this (0-1)")
+    p.add_argument("--review-queue", help="SQLite review queue for flagged records (default: beside --out)")
+    p.add_argument("--strict", action="store_true", help="exit non-zero when anything was rejected or excluded")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes for large repositories (default: one per CPU; 1: none)")
     p.add_argument("--via", metavar="HOST:PORT", help="use a running Exporter service")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("split", help="records -> datasets/<arm>/{train,validation,test}.jsonl")
+    p = sub.add_parser("split", help="records -> datasets/<arm>/{train,validation,test}.jsonl (or K folds)")
     p.add_argument("records")
     p.add_argument("--out", required=True)
+    p.add_argument("--ratios", help="train,validation,test (default from the profile: 0.7,0.15,0.15)")
+    p.add_argument("--folds", type=int, default=0, metavar="K", help="k-fold mode: folds/<i>/datasets/...")
+    p.add_argument("--arms", help="comma-separated arm names (default from the profile)")
+    p.add_argument("--arms-file", help="YAML arm definitions (default services/splitter/arms.yaml)")
+    p.add_argument("--group-by", choices=["file", "repository"], default="file",
+                   help="the unit that never spans two splits")
+    p.add_argument("--near-dup", type=float, default=0.85, help="near-duplicate Jaccard threshold (MinHash)")
+    p.add_argument("--review-queue", help="apply this review queue's decisions (default: beside the records)")
     p.add_argument("--via", metavar="HOST:PORT", help="use a running Splitter service")
     with_config(p)
     p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("review", help="the review queue of flagged records")
+    p.add_argument("--queue", required=True, help="the SQLite queue (the export writes <records>.review.sqlite)")
+    review = p.add_subparsers(dest="review_command", required=True)
+    r = review.add_parser("list", help="list flagged records")
+    r.add_argument("--status", choices=["pending", "accepted", "rejected"])
+    r.add_argument("--json", action="store_true")
+    r = review.add_parser("accept", help="let a flagged record into the next split")
+    r.add_argument("id")
+    r = review.add_parser("reject", help="keep a record out of every split")
+    r.add_argument("id")
+    r.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("train", help="fine-tune one arm")
     p.add_argument("--data", required=True, help="the arm's dataset folder (datasets/<arm>)")
@@ -251,11 +386,39 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("sandbox", help="the sandbox on files: `sandbox check SAMPLES.jsonl`")
+    sandbox_sub = p.add_subparsers(dest="sandbox_command", required=True)
+    p = sandbox_sub.add_parser("check", help="run human-eval format samples (task_id, completion); print pass@k")
+    p.add_argument("samples", help="JSONL with task_id and completion per line")
+    p.add_argument("--out", help="per-sample results JSONL (default: SAMPLES_results.jsonl beside it)")
+    p.add_argument("--problems", help="HumanEval-format problem file (default: the human-eval package's)")
+    p.add_argument("--k", default="1,10,100", help="pass@k to report where every problem has >= k samples")
+    p.add_argument("--cpu-seconds", type=float, default=3.0, help="CPU-time limit per sample (default 3)")
+    p.add_argument("--wall-seconds", type=float, help="wall-clock backstop per sample (default 10)")
+    p.add_argument("--memory-mb", type=int, default=1024)
+    p.add_argument("--workers", type=int, help="sandboxes in parallel (default: two per CPU)")
+    p.set_defaults(func=cmd_sandbox_check)
+
+    p = sub.add_parser("report", help="a run's comparison as CSV and a LaTeX table")
+    p.add_argument("run", help="run folder holding results.json")
+    p.add_argument("--out", help="folder for comparison.csv and comparison.tex (default: the run folder)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("dashboard", help="serve the results dashboard")
     p.add_argument("--results", required=True)
+    p.add_argument("--model-server", default=None, help="ModelServer host:port for the playground")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("gateway", help="serve the public API (results, playground, votes, review queue)")
+    p.add_argument("--results", required=True)
+    p.add_argument("--model-server", default=None, help="ModelServer host:port for the playground")
+    p.add_argument("--votes-url", default=None, help="SQLAlchemy URL (default: SQLite in the results folder)")
+    p.add_argument("--daily-limit", type=int, default=100, help="playground requests per client per day")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8060)
+    p.set_defaults(func=cmd_gateway)
     return parser
 
 

@@ -22,8 +22,12 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     context_lines: int = Field(5, ge=0)
     ratios: list[float] = [0.70, 0.15, 0.15]
-    arms: list[Literal["control", "experiment", "placebo"]] = ["control", "experiment"]
+    # Arm names defined in services/splitter/arms.yaml (control, experiment, placebo, ablations such as
+    # params-only); the splitter names an unknown one and the known ones.
+    arms: list[str] = ["control", "experiment"]
     test_metadata: Literal["none", "rendered"] = "none"
+    # k-fold: each fold's test split is a k-th of the problems, so all folds together test every problem once.
+    folds: int = Field(1, ge=1)
 
     @field_validator("ratios")
     @classmethod
@@ -76,6 +80,10 @@ class EvaluateConfig(_Strict):
     wall_seconds: float = 20
     memory_mb: int = 1024
     semantic_similarity: bool = True
+    # A program that timed out is run this many more times before its timeout stands.
+    timeout_retries: int = Field(1, ge=0)
+    codebleu: bool = True
+    alpha: float = Field(0.05, gt=0, lt=1)
 
 
 class ExperimentConfig(_Strict):
@@ -83,6 +91,8 @@ class ExperimentConfig(_Strict):
 
     profile: str
     seed: int = 1234
+    # Training seeds: one training run per arm, fold and seed; empty means [seed].
+    seeds: list[int] = []
     data: DataConfig = DataConfig()
     model: ModelConfig
     train: TrainConfig = TrainConfig()

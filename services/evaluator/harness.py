@@ -1,7 +1,8 @@
-"""The evaluator: score one arm's completions on the test problems, then compare arms.
+"""The evaluator: score one arm's completions on the test problems.
 
-Pure over its ports: `run_programs` (the sandbox) and `similarity` (embeddings) are passed in, so the
-same code scores through gRPC in the pipeline and in-process in the CLI and the tests.
+Pure over its ports: `run_programs` (the sandbox), `similarity` (embeddings) and `codebleu` are
+passed in, so the same code scores through gRPC in the pipeline and in-process in the CLI and the
+tests.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from services.evaluator.match import ast_match, exact_match
 from services.evaluator.pass_at_k import estimate_pass_at_k
 from services.sandbox.execute import humaneval_program
 
-METRICS = ("pass@1", "exact_match", "ast_match", "semantic_similarity")
+METRICS = ("pass@1", "exact_match", "ast_match", "semantic_similarity", "codebleu")
+# results.json's per-problem key of each metric.
+METRIC_KEYS = {"exact_match": "exactMatch", "ast_match": "astMatch", "semantic_similarity": "semanticSimilarity"}
 
-RunPrograms = Callable[[list[str]], list[str]]  # programs -> statuses ("passed", "failed", ...)
-Similarity = Callable[[list[str], list[str]], list[float]]
+# programs -> one {"status", "attempts", "timedOutAttempts"} per program, in order
+RunPrograms = Callable[[list[str]], list[dict]]
+PairScores = Callable[[list[str], list[str]], list[float]]
 
 
 def program_for(row: dict, completion: str) -> str:
@@ -23,14 +27,23 @@ def program_for(row: dict, completion: str) -> str:
     return humaneval_program(row["prompt"], completion, row["tests"], row["entryPoint"])
 
 
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / max(len(values), 1)
+
+
 def score_arm(
     rows: Sequence[dict],
     completions: Sequence[Sequence[str]],
     run_programs: RunPrograms,
-    similarity: Similarity | None,
+    similarity: PairScores | None,
     ks: Sequence[int] = (1,),
+    codebleu: Callable[[list[str], list[str], str], list[float]] | None = None,
 ) -> list[dict]:
-    """Per-problem scores of one arm: statuses, pass@k, exact, AST and semantic match, averaged over samples."""
+    """Per-problem scores of one arm: statuses, pass@k, exact, AST and semantic match, CodeBLEU, averaged over samples.
+
+    pass@k is the unbiased estimator over the problem's n samples (present when the problem has
+    tests and n >= k). Greedy functional correctness is pass@1 with n = 1.
+    """
     if len(rows) != len(completions):
         raise ValueError(f"{len(rows)} test rows but {len(completions)} completion lists")
     testable = [i for i, r in enumerate(rows) if r.get("tests") and r.get("entryPoint")]
@@ -39,9 +52,9 @@ def score_arm(
         for completion in completions[i]:
             programs.append(program_for(rows[i], completion))
             owners.append(i)
-    statuses: dict[int, list[str]] = {i: [] for i in range(len(rows))}
-    for owner, status in zip(owners, run_programs(programs) if programs else [], strict=True):
-        statuses[owner].append(status)
+    runs: dict[int, list[dict]] = {i: [] for i in range(len(rows))}
+    for owner, run in zip(owners, run_programs(programs) if programs else [], strict=True):
+        runs[owner].append(run)
     flat_generated = [c for cs in completions for c in cs]
     flat_reference = [rows[i]["completion"] for i, cs in enumerate(completions) for _ in cs]
     sims = similarity(flat_generated, flat_reference) if similarity and flat_generated else None
@@ -49,19 +62,24 @@ def score_arm(
     for i, row in enumerate(rows):
         samples = list(completions[i])
         n = len(samples)
-        passed = [s == "passed" for s in statuses[i]]
+        language = row.get("language") or "python"
+        statuses = [r["status"] for r in runs[i]]
+        passed = [s == "passed" for s in statuses]
         entry = {
             "completions": samples,
-            "statuses": statuses[i],
+            "statuses": statuses,
             "passed": passed,
-            "exactMatch": sum(exact_match(c, row["completion"]) for c in samples) / max(n, 1),
-            "astMatch": sum(ast_match(row["prompt"], c, row["completion"]) for c in samples) / max(n, 1),
+            "timedOutAttempts": [r.get("timedOutAttempts", 0) for r in runs[i]],
+            "exactMatch": _mean([exact_match(c, row["completion"]) for c in samples]),
+            "astMatch": _mean([ast_match(row["prompt"], c, row["completion"], language) for c in samples]),
         }
         for k in ks:
             if passed and k <= n:
                 entry[f"pass@{k}"] = float(estimate_pass_at_k([n], [sum(passed)], k)[0])
         if sims is not None:
-            entry["semanticSimilarity"] = sum(sims[cursor : cursor + n]) / max(n, 1)
+            entry["semanticSimilarity"] = _mean(sims[cursor : cursor + n])
+        if codebleu is not None and samples:
+            entry["codebleu"] = _mean(codebleu(samples, [row["completion"]] * n, language))
         cursor += n
         out.append(entry)
     return out
@@ -69,10 +87,13 @@ def score_arm(
 
 def metric_vector(problems: Sequence[dict], metric: str) -> list[float]:
     """One arm's per-problem values of a metric (problems without the metric are skipped by the caller)."""
-    key = {"exact_match": "exactMatch", "ast_match": "astMatch", "semantic_similarity": "semanticSimilarity"}.get(
-        metric, metric
-    )
+    key = METRIC_KEYS.get(metric, metric)
     return [float(p[key]) for p in problems if key in p]
+
+
+def has_metric(problem: dict, metric: str) -> bool:
+    """Whether a scored problem carries a value of the metric."""
+    return METRIC_KEYS.get(metric, metric) in problem
 
 
 def aggregate(problems: Sequence[dict], metrics: Sequence[str]) -> dict[str, float]:

@@ -1,6 +1,11 @@
-"""Surface-level agreement between a generated completion and the reference completion."""
+"""Surface-level agreement between a generated completion and the reference completion.
+
+AST match parses Python with the standard library's `ast` and JavaScript with tree-sitter's
+JavaScript grammar (the `tree-sitter-javascript` package): a real parser for each language.
+"""
 
 import ast
+import functools
 
 
 def _normalised_lines(code: str) -> list[str]:
@@ -44,15 +49,20 @@ def _normalised_ast(source: str) -> str:
     return ast.dump(tree, annotate_fields=True, include_attributes=False)
 
 
-def ast_match(prompt: str, generated: str, reference: str) -> float:
+def ast_match(prompt: str, generated: str, reference: str, language: str = "python") -> float:
     """1.0 when ``prompt + generated`` and ``prompt + reference`` parse to the same Python AST, else 0.0.
 
     The trees are compared as ``ast.dump(..., annotate_fields=True)`` with docstrings removed, so
     comments, formatting, blank lines and docstring wording do not count; names, literals and
     structure do. Returns 0.0 when the generated program does not parse. Raises ``ValueError``
     when the reference program does not parse, since that is a defect in the test data, not in
-    the model's output.
+    the model's output. ``language="javascript"`` compares tree-sitter syntax trees instead (see
+    ``javascript_ast_match``).
     """
+    if language == "javascript":
+        return javascript_ast_match(prompt, generated, reference)
+    if language != "python":
+        raise ValueError(f"AST match supports python and javascript, not {language!r}")
     try:
         reference_dump = _normalised_ast(prompt + reference)
     except SyntaxError as error:
@@ -63,3 +73,50 @@ def ast_match(prompt: str, generated: str, reference: str) -> float:
         # A model can emit NUL bytes (ValueError) or absurdly deep nesting (RecursionError).
         return 0.0
     return 1.0 if generated_dump == reference_dump else 0.0
+
+
+@functools.cache
+def _javascript_parser():
+    import tree_sitter_javascript
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_javascript.language()))
+
+
+def _javascript_tree(source: str) -> tuple[str, bool]:
+    """(normalised tree, whether it parsed without errors) of JavaScript source.
+
+    The tree lists every named node's type with the text of its leaves (names, literals,
+    operators are in the node types and anonymous children), comments dropped; positions and
+    whitespace are not part of it.
+    """
+    tree = _javascript_parser().parse(source.encode("utf-8"))
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        if node.type == "comment":
+            return
+        if node.child_count == 0:
+            parts.append(f"{node.type}:{node.text.decode('utf-8', 'replace')}")
+            return
+        parts.append(f"({node.type}")
+        for child in node.children:
+            walk(child)
+        parts.append(")")
+
+    walk(tree.root_node)
+    return " ".join(parts), not tree.root_node.has_error
+
+
+def javascript_ast_match(prompt: str, generated: str, reference: str) -> float:
+    """1.0 when ``prompt + generated`` and ``prompt + reference`` have the same JavaScript syntax tree, else 0.0.
+
+    Comments, whitespace and layout do not count; every token (names, literals, punctuation such as
+    optional semicolons) does. 0.0 when the generated program has syntax errors; ``ValueError`` when
+    the reference does.
+    """
+    reference_tree, reference_ok = _javascript_tree(prompt + reference)
+    if not reference_ok:
+        raise ValueError("prompt + reference is not valid JavaScript")
+    generated_tree, generated_ok = _javascript_tree(prompt + generated)
+    return 1.0 if generated_ok and generated_tree == reference_tree else 0.0

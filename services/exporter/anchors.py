@@ -2,16 +2,19 @@
 
 Order (COMMENTS_FORMAT.md): the line hash at the stored line; the AST symbol named by `symbolPath`;
 the line whose hash matches nearest the stored line; the prev/next-line fingerprint. A comment none of
-these place is orphaned.
+these place is orphaned. v1 comments (and v2 ones without a marker hash) have only their stored line,
+trusted when it exists in the file.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.exporter.sidecar import Comment
+from services.exporter.symbols import Symbol, find_symbol
+
+RESOLUTIONS = ("stored_line", "line_hash", "ast_symbol", "nearest_hash", "fingerprint", "orphaned")
 
 
 def line_hash(text: str) -> str:
@@ -26,59 +29,74 @@ class Anchor:
     start: int
     end: int
     resolution: str  # stored_line | line_hash | ast_symbol | nearest_hash | fingerprint
+    symbol: Symbol | None = None  # set when the AST symbol placed it
 
 
-def _symbol_line(tree: ast.AST | None, path: list[str]) -> tuple[int, int] | None:
-    if tree is None or not path:
-        return None
-    nodes = [tree]
-    found = None
-    for name in path:
-        found = None
-        for scope in nodes:
-            for child in ast.iter_child_nodes(scope):
-                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child.name == name:
-                    found = child
-                    break
-            if found:
-                break
-        if found is None:
-            return None
-        nodes = [found]
-    return found.lineno, found.end_lineno or found.lineno
+@dataclass
+class SourceLines:
+    """A source file's lines with their hashes and trimmed texts, computed once per file, on demand."""
+
+    lines: list[str]
+    symbols: list[Symbol] | None = None
+    _hashes: dict[str, list[int]] | None = field(default=None, repr=False)
+    _stripped: list[str] | None = field(default=None, repr=False)
+
+    def hash_at(self, line: int) -> str:
+        """The hash of 1-based `line`."""
+        return line_hash(self.lines[line - 1])
+
+    def lines_with_hash(self, digest: str) -> list[int]:
+        """1-based lines whose hash is `digest`."""
+        if self._hashes is None:
+            self._hashes = {}
+            for number, text in enumerate(self.lines, 1):
+                self._hashes.setdefault(line_hash(text), []).append(number)
+        return self._hashes.get(digest, [])
+
+    def stripped(self) -> list[str]:
+        """Every line with surrounding whitespace removed."""
+        if self._stripped is None:
+            self._stripped = [line.strip() for line in self.lines]
+        return self._stripped
 
 
-def resolve_anchor(comment: Comment, lines: list[str], tree: ast.AST | None) -> Anchor | None:
-    """The comment's current line range in `lines`, or None when it is orphaned."""
+def resolve_anchor(comment: Comment, source: SourceLines) -> Anchor | None:
+    """The comment's current line range in the source, or None when it is orphaned."""
+    lines = source.lines
+    count = len(lines)
     marker = comment.marker
     stored_start = marker.line if marker else comment.start_line or comment.line
     stored_end = (marker.end_line if marker else None) or comment.end_line or stored_start
     span = max(stored_end - stored_start, 0)
 
     def at(start: int, how: str) -> Anchor:
-        return Anchor(start, min(start + span, len(lines)), how)
+        return Anchor(start, min(start + span, count), how)
 
     if marker is None or not marker.line_hash:
-        # v1 and hash-less v2: the line number is all there is; trust it only if it exists.
-        if 1 <= stored_start <= len(lines):
-            return Anchor(stored_start, min(stored_end, len(lines)), "stored_line")
+        # v1 and hash-less v2: the line number is all there is (plus a symbol, if named); trust it
+        # only if the line exists.
+        symbol = find_symbol(source.symbols or [], marker.symbol_path) if marker else None
+        if 1 <= stored_start <= count:
+            return Anchor(stored_start, min(stored_end, count), "stored_line")
+        if symbol is not None:
+            return Anchor(symbol.def_line, symbol.end, "ast_symbol", symbol)
         return None
-    hashes = [line_hash(line) for line in lines]
-    if 1 <= stored_start <= len(lines) and hashes[stored_start - 1] == marker.line_hash:
+    if 1 <= stored_start <= count and source.hash_at(stored_start) == marker.line_hash:
         return at(stored_start, "line_hash")
-    symbol = _symbol_line(tree, marker.symbol_path)
+    symbol = find_symbol(source.symbols or [], marker.symbol_path)
     if symbol is not None:
-        return Anchor(symbol[0], symbol[1], "ast_symbol")
-    matches = [i + 1 for i, h in enumerate(hashes) if h == marker.line_hash]
+        return Anchor(symbol.def_line, symbol.end, "ast_symbol", symbol)
+    matches = source.lines_with_hash(marker.line_hash)
     if matches:
         return at(min(matches, key=lambda n: (abs(n - stored_start), n)), "nearest_hash")
     prev_text, next_text = (marker.prev_line_text or "").strip(), (marker.next_line_text or "").strip()
     if prev_text or next_text:
+        stripped = source.stripped()
         candidates = [
             n
-            for n in range(1, len(lines) + 1)
-            if (not prev_text or (n >= 2 and lines[n - 2].strip() == prev_text))
-            and (not next_text or (n < len(lines) and lines[n].strip() == next_text))
+            for n in range(1, count + 1)
+            if (not prev_text or (n >= 2 and stripped[n - 2] == prev_text))
+            and (not next_text or (n < count and stripped[n] == next_text))
         ]
         if candidates:
             return at(min(candidates, key=lambda n: (abs(n - stored_start), n)), "fingerprint")

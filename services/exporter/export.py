@@ -1,39 +1,61 @@
-"""Repository -> JSONL records: walk the sidecars, resolve anchors, cut code units, keep every reject.
+"""Repositories -> JSONL records: walk the sidecars, resolve anchors, cut code units, scrub, gate, keep every reject.
 
-A bad sidecar or comment never stops the export: it lands in the report with its path and reason,
-and the good ones still go through.
+A bad sidecar or comment never stops the export: it lands in the report as a typed error (its `kind`,
+the path and the reason), and the good ones still go through. Records stream out one file at a time
+(bounded memory); a repository whose licence the gate refuses exports nothing and is listed with why.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import json
 import os
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from tqdm import tqdm
 
 from services.common.errors import InputError
-from services.exporter.anchors import resolve_anchor
-from services.exporter.extract import fill_placeholders, python_unit, range_unit, source_context
-from services.exporter.sidecar import SidecarError, parse_sidecar
+from services.exporter.anchors import SourceLines, resolve_anchor
+from services.exporter.extract import LineText, code_unit, fill_placeholders, source_context
+from services.exporter.licence import DEFAULT_ALLOWED, LicenceVerdict, licence_gate
+from services.exporter.quality import lint_sources, messages_in, metadata_completeness
+from services.exporter.scrub import Scrubber, author_id
+from services.exporter.sidecar import Comment, Sidecar, SidecarError, parse_sidecar
+from services.exporter.symbols import SourceSyntaxError, language_of, symbols_for
 
-LANGUAGES = {".py": "python", ".js": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "typescript"}
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
+PARALLEL_CHUNK = 100  # sidecars per task
+DEFAULT_SALT = "commentslab-v1"
+SCENARIO = "function_completion"
 
 ProgressFn = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export does beyond the defaults; every field has one."""
+
+    context_lines: int = 5
+    allowed_licences: tuple[str, ...] = DEFAULT_ALLOWED
+    licence_gate: bool = True
+    salt: str = os.environ.get("COMMENTSLAB_AUTHOR_SALT", DEFAULT_SALT)
+    lint: bool = False  # Pylint / ESLint syntax checks (seconds per hundred files, so opt-in)
+    lint_batch: int = 256  # files per linter run
+    min_completeness: float = 0.0  # flag records whose metadata completeness is below this
+    max_source_bytes: int = MAX_SOURCE_BYTES
+    workers: int = 0  # processes for large repositories; 0 means one per CPU (1: none)
+
+
 @dataclass
 class ExportReport:
-    """What an export did: counts, how anchors resolved, and every reject with its reason."""
+    """What an export did: counts, how anchors resolved, removals, licences, and every reject with its reason."""
 
     repository: str
     sidecars: int = 0
@@ -41,11 +63,32 @@ class ExportReport:
     records: int = 0
     resolutions: Counter = field(default_factory=Counter)
     rejects: list[dict] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)  # kind -> count
+    removals: Counter = field(default_factory=Counter)  # kind -> count (e-mails, secret types, private keys)
+    licences: list[dict] = field(default_factory=list)
+    flagged: list[dict] = field(default_factory=list)  # {recordId, path, reasons}
+    lint: Counter = field(default_factory=Counter)
+    completeness_total: float = 0.0
     seconds: float = 0.0
 
-    def reject(self, path: str, reason: str, item: str = "") -> None:
-        """Keep a rejected sidecar or comment with its reason."""
-        self.rejects.append({"path": path, "reason": reason, "item": item})
+    def reject(self, path: str, reason: str, item: str = "", kind: str = "invalid_input") -> None:
+        """Keep a rejected sidecar or comment with its reason and kind."""
+        self.rejects.append({"path": path, "reason": reason, "item": item, "kind": kind})
+        self.errors[kind] += 1
+
+    def merge(self, other: ExportReport) -> None:
+        """Add another (partial) report's counts and lists to this one."""
+        for name in ("sidecars", "comments", "records", "completeness_total"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("resolutions", "errors", "removals", "lint"):
+            getattr(self, name).update(getattr(other, name))
+        self.rejects.extend(other.rejects)
+        self.flagged.extend(other.flagged)
+
+    @property
+    def excluded(self) -> list[dict]:
+        """Repositories the licence gate kept out, with why."""
+        return [v for v in self.licences if not v["allowed"]]
 
     def to_dict(self) -> dict:
         """The report as JSON-ready data."""
@@ -57,31 +100,79 @@ class ExportReport:
             "resolutions": dict(self.resolutions),
             "orphaned": self.resolutions.get("orphaned", 0),
             "rejects": self.rejects,
+            "errorsByKind": dict(self.errors),
+            "removals": dict(self.removals),
+            "removalsTotal": sum(self.removals.values()),
+            "licences": self.licences,
+            "excludedRepositories": self.excluded,
+            "flagged": self.flagged,
+            "lint": dict(self.lint),
+            "meanMetadataCompleteness": round(self.completeness_total / self.records, 3) if self.records else None,
             "seconds": round(self.seconds, 3),
         }
 
 
+# ---- walking -------------------------------------------------------------------------------------------
+
+def _gitignore(folder: str):
+    import pathspec
+
+    try:
+        with open(os.path.join(folder, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _ignored(specs: list[tuple[str, object]], path: str, is_dir: bool) -> bool:
+    ignored = False
+    for base, spec in specs:
+        rel = path[len(base) + 1 :].replace(os.sep, "/") + ("/" if is_dir else "")
+        result = spec.check_file(rel).include
+        # Deeper .gitignore files come later and override, as in git (a `!pattern` re-includes).
+        if result is not None:
+            ignored = bool(result)
+    return ignored
+
+
 def find_sidecars(repo: Path) -> list[Path]:
-    """Every `*.comments` file under `repo`, sorted, outside VCS and environment folders."""
-    found = []
-    for root, dirs, files in os.walk(repo):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        found.extend(Path(root) / f for f in sorted(files) if f.endswith(".comments"))
+    """Every `*.comments` file under `repo`, sorted, honouring .gitignore files, outside VCS/environment folders."""
+    found: list[Path] = []
+    specs_at: dict[str, list[tuple[str, object]]] = {}
+    top = os.path.normpath(str(repo))
+    for root, dirs, files in os.walk(top):
+        specs = list(specs_at.get(root, []))
+        if ".gitignore" in files:
+            spec = _gitignore(root)
+            if spec is not None:
+                specs.append((root, spec))
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not _ignored(specs, os.path.join(root, d), True))
+        for d in dirs:
+            specs_at[os.path.join(root, d)] = specs
+        found.extend(Path(root, f) for f in sorted(files)
+                     if f.endswith(".comments") and not _ignored(specs, os.path.join(root, f), False))
     return found
+
+
+@lru_cache(maxsize=4096)
+def _listing(folder: str) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
 
 
 def find_tests(repo: Path, source: Path) -> str | None:
     """The test file for `source` by convention: tests/test_<stem>.py at the root or beside it."""
     name = f"test_{source.stem}{source.suffix}"
-    for candidate in (repo / "tests" / name, source.parent / "tests" / name, source.parent / name):
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
+    parent = os.path.dirname(source)
+    for folder in (os.path.join(repo, "tests"), os.path.join(parent, "tests"), parent):
+        # One listing per folder (cached for the export) instead of a stat per candidate.
+        if name in _listing(folder) and os.path.isfile(os.path.join(folder, name)):
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
+                return handle.read()
     return None
-
-
-def scrub_text(text: str) -> str:
-    """Remove e-mail addresses (authors and contacts are not training data)."""
-    return _EMAIL.sub("<email>", text)
 
 
 def record_id(repository: str, path: str, comment_id: str) -> str:
@@ -89,26 +180,306 @@ def record_id(repository: str, path: str, comment_id: str) -> str:
     return hashlib.sha256(f"{repository}:{path}:{comment_id}".encode()).hexdigest()[:16]
 
 
-def _source_for(repo: Path, sidecar_path: Path, declared: str) -> Path:
-    source = sidecar_path.with_name(sidecar_path.name[: -len(".comments")])
-    if not source.exists():
+def _inside(repo: str, path: str) -> bool:
+    return path == repo or path.startswith(repo + os.sep)
+
+
+def source_for(repo: Path, sidecar_path: Path, declared: str, root: str | None = None) -> Path:
+    """The source file a sidecar annotates (by its own name, else by its `file`), checked to be inside `repo`.
+
+    `root` is `repo`'s real path, when the caller has it already.
+    """
+    root = root or os.path.realpath(repo)
+    # The declared name is checked lexically (it names a path; it need not exist) ...
+    declared_paths = [os.path.normpath(os.path.join(sidecar_path.parent, declared)),
+                      os.path.normpath(os.path.join(root, declared))]
+    if os.path.isabs(declared) or not any(_inside(root, os.path.realpath(p)) if os.path.islink(p)
+                                          else _inside(root, os.path.abspath(p)) for p in declared_paths):
+        raise SidecarError(str(sidecar_path), f"'file' {declared!r} points outside the repository",
+                           "outside_repository")
+    source = str(sidecar_path)[: -len(".comments")]
+    if not os.path.exists(source):
         # Some tools name the file in the sidecar rather than by the sidecar's own name.
-        source = (sidecar_path.parent / declared).resolve()
-    resolved = source.resolve()
-    if not resolved.is_relative_to(repo.resolve()):
-        raise InputError(str(sidecar_path), f"'file' {declared!r} points outside the repository")
-    if not resolved.is_file():
-        raise InputError(str(sidecar_path), f"its source file {source.name} does not exist")
-    if resolved.stat().st_size > MAX_SOURCE_BYTES:
-        raise InputError(str(source), f"is over {MAX_SOURCE_BYTES} bytes")
-    return resolved
+        source = next((p for p in declared_paths if os.path.exists(p)), declared_paths[0])
+    # ... and the file found is checked after symlinks resolve. The walk does not follow symlinked
+    # folders, so beside its sidecar only the file itself can be a link.
+    beside = os.path.dirname(source) == str(sidecar_path.parent)
+    resolved = os.path.realpath(source) if not beside or os.path.islink(source) else os.path.abspath(source)
+    name = os.path.basename(source)
+    if not _inside(root, resolved):
+        raise SidecarError(str(sidecar_path), f"its source {name} resolves outside the repository",
+                           "outside_repository")
+    if not os.path.isfile(resolved):
+        raise SidecarError(str(sidecar_path), f"its source file {name} does not exist", "missing_source")
+    return Path(resolved)
+
+
+def _read_source(path: Path, limit: int, where: str) -> str:
+    size = path.stat().st_size
+    if size > limit:
+        raise SidecarError(where, f"its source {path.name} is {size} bytes, over the {limit}-byte limit", "too_large")
+    raw = path.read_bytes()
+    if b"\0" in raw[:8192]:
+        raise SidecarError(where, f"its source {path.name} is a binary file", "binary_file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SidecarError(where, f"its source {path.name} is not UTF-8 text", "not_utf8") from exc
+
+
+# ---- one file ------------------------------------------------------------------------------------------
+
+@dataclass
+class _FileRecords:
+    """The records cut from one source file, with what the linters need to check them."""
+
+    records: list[dict]
+    name: str
+    language: str
+    text: str  # scrubbed source
+
+
+def _comment_texts(comment: Comment) -> str:
+    """Everything a comment says (text, replies, params, AI metadata) on one line, for the secrets search.
+
+    Params and AI metadata go in as JSON: their strings keep their quotes, as in code.
+    """
+    text = fill_placeholders(comment.text, comment.params)
+    parts = [text, *(r.text for r in comment.replies)]
+    if comment.params or comment.ai_metadata:
+        parts.append(json.dumps([comment.params, comment.ai_metadata], ensure_ascii=False, default=str))
+    return " ".join(parts).replace("\n", " ")
+
+
+def _comment_metadata(comment: Comment, scrubber: Scrubber, salt: str, dirty: bool) -> tuple[dict, bool]:
+    """(metadata, whether anything was scrubbed): text with placeholders filled, params, AI metadata, replies."""
+    text = fill_placeholders(comment.text, comment.params)
+    before = sum(scrubber.removals.values())
+    metadata = {
+        "text": scrubber.scrub_text(text) if dirty else text,
+        "tag": comment.tag,
+        "params": scrubber.scrub_value(comment.params) if dirty else comment.params,
+        "aiMetadata": scrubber.scrub_value(comment.ai_metadata) if dirty else comment.ai_metadata,
+        "status": comment.status,
+        "replies": [{"text": scrubber.scrub_text(r.text) if dirty else r.text, "authorId": author_id(r.author, salt),
+                     "created": r.created} for r in comment.replies],
+    }
+    return metadata, sum(scrubber.removals.values()) > before
+
+
+def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel: str, options: ExportOptions,
+                 report: ExportReport, scrubber: Scrubber, licence: str | None) -> _FileRecords | None:
+    try:
+        sidecar: Sidecar = parse_sidecar(sidecar_path)
+        source_path = source_for(repo, sidecar_path, sidecar.file, root)
+        text = _read_source(source_path, options.max_source_bytes, rel)
+    except SidecarError as exc:
+        report.reject(rel, exc.reason, kind=exc.kind)
+        return None
+    except OSError as exc:
+        report.reject(rel, f"cannot be read ({exc.strerror})", kind="unreadable")
+        return None
+    language = language_of(source_path.suffix)
+    lines = text.splitlines()
+    try:
+        symbols = symbols_for(text, language)
+    except SourceSyntaxError as exc:
+        report.reject(rel, f"source does not parse as {language} ({exc})", kind="syntax_error")
+        return None
+    src_rel = os.path.relpath(source_path, root).replace(os.sep, "/")
+    # One search of the source and everything its comments say; detect-secrets only sees the lines it flags.
+    candidates, dirty = scrubber.scan(text, [_comment_texts(c) for c in sidecar.comments])
+    scrubbed_text, removed = scrubber.scrub_source(text, source_path.name, candidates)
+    scrubbed = scrubbed_text.splitlines() if removed else lines
+    changed = {i + 1 for i, (a, b) in enumerate(zip(lines, scrubbed, strict=False)) if a != b} if removed else set()
+    code = LineText(scrubbed)
+    source = SourceLines(lines, symbols)
+    tests = None
+    tests_scrubbed = False
+    records = []
+    for index, comment in enumerate(sidecar.comments):
+        report.comments += 1
+        anchor = resolve_anchor(comment, source)
+        if anchor is None:
+            stored = comment.marker.line if comment.marker else comment.start_line or comment.line
+            if (comment.marker is None or not comment.marker.line_hash) and stored > len(lines):
+                report.reject(rel, f"line {stored} is out of range: {src_rel} has {len(lines)} lines", comment.id,
+                              "line_out_of_range")
+            else:
+                report.reject(rel, "orphaned: no anchor matches the current source", comment.id, "orphaned")
+            report.resolutions["orphaned"] += 1
+            continue
+        report.resolutions[anchor.resolution] += 1
+        unit = code_unit(code, symbols, anchor, comment.is_range)
+        if unit is None:
+            report.reject(rel, f"no code to complete at lines {anchor.start}-{anchor.end}", comment.id, "no_code_unit")
+            continue
+        if tests is None:
+            # Tests ship inside the records, so they are scrubbed like the code.
+            found_tests = find_tests(repo, source_path)
+            tests = scrubber.scrub_source(found_tests, f"test_{source_path.name}", entropy=False)[0] \
+                if found_tests else ""
+            tests_scrubbed = bool(found_tests) and tests != found_tests
+        metadata, meta_scrubbed = _comment_metadata(comment, scrubber, options.salt, index in dirty)
+        author = author_id(comment.author, options.salt)
+        marker = comment.marker
+        completeness, missing = metadata_completeness(metadata, author is not None,
+                                                      bool(marker and marker.line_hash))
+        context = source_context(code, unit.start, unit.end, options.context_lines)
+        flags = []
+        lo, hi = max(1, unit.start - options.context_lines), unit.end + options.context_lines
+        if any(lo <= n <= hi for n in changed):
+            flags.append("secrets or e-mails removed from the code")
+        if meta_scrubbed:
+            flags.append("secrets or e-mails removed from the comment")
+        if tests_scrubbed:
+            flags.append("secrets or e-mails removed from the tests")
+        if completeness < options.min_completeness:
+            flags.append(f"metadata completeness {completeness} below {options.min_completeness}")
+        report.completeness_total += completeness
+        records.append({
+            "id": record_id(repo_name, src_rel, comment.id),
+            "prompt": unit.prompt,
+            "completion": unit.completion,
+            "metadata": metadata,
+            "sourceContext": context,
+            "language": language,
+            "scenario": SCENARIO,
+            "entryPoint": unit.symbol,
+            "tests": tests or None,
+            "licence": licence,
+            "quality": {"metadataCompleteness": completeness, "missingMetadata": missing,
+                        "syntax": {"checked": False, "errors": []}, "flags": flags},
+            "provenance": {
+                "repository": repo_name,
+                "path": src_rel,
+                "startLine": unit.start,
+                "endLine": unit.end,
+                "unitKind": unit.kind,
+                "commentsVersion": sidecar.version,
+                "commentId": comment.id,
+                "anchorResolution": anchor.resolution,
+                "authorId": author,
+            },
+        })
+    return _FileRecords(records, src_rel, language, scrubbed_text)
+
+
+def _lint_batch(batch: list[_FileRecords], report: ExportReport) -> None:
+    """Run the linters over a batch of files and attach each record's messages (and a flag when there are any)."""
+    results = lint_sources((f"{i}:{f.name}", f.language, f.text) for i, f in enumerate(batch))
+    for i, item in enumerate(batch):
+        messages = results.get(f"{i}:{item.name}")
+        report.lint["files"] += messages is not None
+        for record in item.records:
+            if messages is None:  # a language without a linter here
+                continue
+            prov = record["provenance"]
+            found = messages_in(messages, prov["startLine"], prov["endLine"])
+            record["quality"]["syntax"] = {"checked": True, "tool": "pylint" if item.language == "python" else "eslint",
+                                           "errors": found}
+            report.lint["records"] += 1
+            if found:
+                report.lint["recordsWithErrors"] += 1
+                first = found[0]
+                record["quality"]["flags"].append(f"lint error at line {first['line']}: {first['message']}")
+
+
+def _emit(batch: list[_FileRecords], report: ExportReport, lint: bool) -> Iterator[dict]:
+    if lint and batch:
+        _lint_batch(batch, report)
+    for item in batch:
+        for record in item.records:
+            if record["quality"]["flags"]:
+                report.flagged.append({"recordId": record["id"], "path": record["provenance"]["path"],
+                                       "reasons": list(record["quality"]["flags"])})
+            yield record
+
+
+class EncodedRecord(Mapping):
+    """A record that arrives already encoded as JSON (from a worker process); decoded only if read.
+
+    The artifact store writes `encoded_json` as it is, so the parent process neither unpickles nor
+    re-encodes the records it streams to the file.
+    """
+
+    def __init__(self, encoded_json: str):
+        self.encoded_json = encoded_json
+        self._data: dict | None = None
+
+    def _decoded(self) -> dict:
+        if self._data is None:
+            self._data = json.loads(self.encoded_json)
+        return self._data
+
+    def __getitem__(self, key: str):
+        return self._decoded()[key]
+
+    def __iter__(self):
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+
+def _export_chunk(task: tuple) -> tuple[list[str], ExportReport]:
+    """A worker process's share: some sidecars of one repository, as JSON lines, with a partial report."""
+    repo, root, repo_name, sidecars, options, licence = task
+    part = ExportReport(repository=repo_name)
+    scrubber = Scrubber()
+    encoded = []
+    for sidecar_path in sidecars:
+        part.sidecars += 1
+        path = Path(sidecar_path)
+        rel = sidecar_path[len(os.path.normpath(repo)) + 1 :].replace(os.sep, "/")
+        item = _export_file(Path(repo), root, repo_name, path, rel, options, part, scrubber, licence)
+        if item is not None:
+            part.records += len(item.records)
+            for record in item.records:
+                if record["quality"]["flags"]:
+                    part.flagged.append({"recordId": record["id"], "path": record["provenance"]["path"],
+                                         "reasons": list(record["quality"]["flags"])})
+                encoded.append(json.dumps(record, ensure_ascii=False))
+    part.removals.update(scrubber.removals)
+    return encoded, part
+
+
+def _export_parallel(repo: Path, root: str, repo_name: str, sidecars: list[Path], options: ExportOptions,
+                     report: ExportReport, licence: str | None, workers: int, progress: ProgressFn | None,
+                     show_progress: bool) -> Iterator[EncodedRecord]:
+    import multiprocessing
+    import threading
+
+    tasks = [(str(repo), root, repo_name, [str(p) for p in sidecars[i : i + PARALLEL_CHUNK]], options, licence)
+             for i in range(0, len(sidecars), PARALLEL_CHUNK)]
+    # fork is cheap (no re-import) but unsafe in a threaded process such as the gRPC server: spawn there.
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    done = 0
+    with context.Pool(workers) as pool, tqdm(total=len(sidecars), desc=f"export {repo_name}", unit="file",
+                                             disable=not show_progress) as bar:
+        # imap keeps the order, so the output is the same as a serial export's.
+        for encoded, part in pool.imap(_export_chunk, tasks):
+            report.merge(part)
+            for line in encoded:
+                yield EncodedRecord(line)
+            done += part.sidecars
+            bar.update(part.sidecars)
+            if progress:
+                progress(done, len(sidecars))
 
 
 def export_repository(
     repo: Path, context_lines: int = 5, report: ExportReport | None = None, progress: ProgressFn | None = None,
-    show_progress: bool = False,
+    show_progress: bool = False, options: ExportOptions | None = None,
 ) -> Iterator[dict]:
-    """Yield one record per anchored comment in `repo`; rejects go into `report`."""
+    """Yield one record per anchored comment in `repo`; rejects, removals and the licence verdict go into `report`.
+
+    Records are dicts, or (from worker processes on a large repository) read-only mappings that carry
+    their JSON; `dict(record)` gives a dict either way.
+    """
+    options = options or ExportOptions(context_lines=context_lines)
+    if context_lines != 5 and options.context_lines == 5:
+        options = ExportOptions(**{**options.__dict__, "context_lines": context_lines})
     if not repo.exists():
         raise InputError(str(repo), "repository does not exist")
     if not repo.is_dir():
@@ -117,73 +488,49 @@ def export_repository(
         raise InputError(str(repo), "repository is not readable")
     report = report if report is not None else ExportReport(repository=str(repo))
     started = time.perf_counter()
-    sidecars = find_sidecars(repo)
     repo_name = repo.resolve().name
-    for done, sidecar_path in enumerate(tqdm(sidecars, desc="export", unit="file", disable=not show_progress), 1):
-        report.sidecars += 1
-        rel = str(sidecar_path.relative_to(repo))
-        try:
-            sidecar = parse_sidecar(sidecar_path)
-            source_path = _source_for(repo, sidecar_path, sidecar.file)
-            raw = source_path.read_bytes()
-            if b"\0" in raw[:8192]:
-                raise InputError(str(source_path), "is a binary file")
-            text = raw.decode("utf-8")
-        except (SidecarError, InputError) as exc:
-            report.reject(rel, exc.reason if isinstance(exc, InputError) else str(exc))
-            continue
-        except UnicodeDecodeError:
-            report.reject(rel, "source file is not UTF-8 text")
-            continue
-        lines = text.splitlines()
-        language = LANGUAGES.get(source_path.suffix, "other")
-        tree = None
-        if language == "python":
-            try:
-                tree = ast.parse(text)
-            except SyntaxError as exc:
-                report.reject(rel, f"source does not parse as Python (line {exc.lineno}: {exc.msg})")
-                continue
-        src_rel = str(source_path.relative_to(repo.resolve()))
-        tests = find_tests(repo, source_path)
-        for comment in sidecar.comments:
-            report.comments += 1
-            anchor = resolve_anchor(comment, lines, tree)
-            if anchor is None:
-                report.resolutions["orphaned"] += 1
-                report.reject(rel, "orphaned: no anchor matches the current source", comment.id)
-                continue
-            report.resolutions[anchor.resolution] += 1
-            unit = python_unit(lines, tree, anchor) if tree is not None else range_unit(lines, anchor)
-            if unit is None:
-                report.reject(rel, f"no code to complete at lines {anchor.start}-{anchor.end}", comment.id)
-                continue
-            report.records += 1
-            yield {
-                "id": record_id(repo_name, src_rel, comment.id),
-                "prompt": unit.prompt,
-                "completion": unit.completion,
-                "metadata": {
-                    "text": scrub_text(fill_placeholders(comment.text, comment.params)),
-                    "tag": comment.tag,
-                    "params": comment.params,
-                    "aiMetadata": comment.ai_metadata,
-                },
-                "sourceContext": source_context(lines, unit.start, unit.end, context_lines),
-                "language": language,
-                "scenario": "function_completion",
-                "entryPoint": unit.symbol,
-                "tests": tests,
-                "provenance": {
-                    "repository": repo_name,
-                    "path": src_rel,
-                    "startLine": unit.start,
-                    "endLine": unit.end,
-                    "commentsVersion": sidecar.version,
-                    "commentId": comment.id,
-                    "anchorResolution": anchor.resolution,
-                },
-            }
-        if progress:
-            progress(done, len(sidecars))
-    report.seconds = time.perf_counter() - started
+    verdict = licence_gate(repo, options.allowed_licences)
+    if not options.licence_gate and not verdict.allowed:
+        # The licence is still detected and recorded; the gate just doesn't close.
+        verdict = LicenceVerdict(verdict.repository, verdict.spdx, verdict.source, True,
+                                 f"licence gate off ({verdict.reason})")
+    report.licences.append(verdict.to_dict())
+    if not verdict.allowed:
+        report.seconds += time.perf_counter() - started
+        return
+    sidecars = find_sidecars(repo)
+    top = os.path.normpath(str(repo))
+    root = os.path.realpath(repo)
+    scrubber = Scrubber()
+    batch: list[_FileRecords] = []
+    workers = options.workers or (os.cpu_count() or 1)
+    try:
+        if workers > 1 and len(sidecars) >= PARALLEL_MIN_FILES and not options.lint:
+            yield from _export_parallel(repo, root, repo_name, sidecars, options, report, verdict.spdx, workers,
+                                        progress, show_progress)
+            return
+        bar = tqdm(sidecars, desc=f"export {repo_name}", unit="file", disable=not show_progress)
+        for done, sidecar_path in enumerate(bar, 1):
+            report.sidecars += 1
+            rel = str(sidecar_path)[len(top) + 1 :].replace(os.sep, "/")
+            item = _export_file(repo, root, repo_name, sidecar_path, rel, options, report, scrubber, verdict.spdx)
+            if item is not None and item.records:
+                report.records += len(item.records)
+                batch.append(item)
+            if len(batch) >= (options.lint_batch if options.lint else 1):
+                yield from _emit(batch, report, options.lint)
+                batch = []
+            if progress:
+                progress(done, len(sidecars))
+        yield from _emit(batch, report, options.lint)
+    finally:
+        report.removals.update(scrubber.removals)
+        report.seconds += time.perf_counter() - started
+
+
+def export_repositories(repos: Iterable[Path], report: ExportReport, options: ExportOptions | None = None,
+                        progress: ProgressFn | None = None, show_progress: bool = False) -> Iterator[dict]:
+    """Every record of every repository, in order; one report for all of them."""
+    for repo in repos:
+        yield from export_repository(repo, report=report, progress=progress, show_progress=show_progress,
+                                     options=options)

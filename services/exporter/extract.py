@@ -1,14 +1,22 @@
-"""The code a comment is about, cut into what the model sees (prompt) and what it writes (completion)."""
+"""The code a comment is about, cut into what the model sees (prompt) and what it writes (completion).
+
+- Python, JavaScript, TypeScript, TSX: the enclosing function or class (from the real parser's
+  symbols); the prompt is the file through its signature (and Python docstring), the completion its body.
+- A range comment inside a function (or in any file): the marked range is the completion, the file
+  before it the prompt.
+- Other languages: the anchored line (or range) is the completion, the lines before it the prompt;
+  the ±N lines of context say what surrounds it.
+"""
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 
 from services.exporter.anchors import Anchor
+from services.exporter.symbols import Symbol, enclosing_symbol
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,7 @@ class CodeUnit:
     start: int  # 1-based inclusive lines of the unit (function, class, or range)
     end: int
     symbol: str | None
+    kind: str  # function | class | range | line
 
 
 def fill_placeholders(text: str, params: dict[str, object]) -> str:
@@ -27,54 +36,73 @@ def fill_placeholders(text: str, params: dict[str, object]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), text)
 
 
-def _enclosing(tree: ast.AST, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
-    best = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            if first <= line <= (node.end_lineno or node.lineno):
-                if best is None or node.lineno >= best.lineno:
-                    best = node
-    return best
+class LineText:
+    """A file's lines, each ending in a newline, where any run of lines is one slice (no re-joining per record)."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.text = "".join(line + "\n" for line in lines)
+        offsets = [0]
+        for line in lines:
+            offsets.append(offsets[-1] + len(line) + 1)
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def span(self, start: int, stop: int) -> str:
+        """Lines[start:stop] (0-based, Python slice bounds), joined."""
+        count = len(self.lines)
+        start, stop = max(0, min(start, count)), max(0, min(stop, count))
+        return self.text[self.offsets[start] : self.offsets[stop]] if stop > start else ""
 
 
-def python_unit(lines: list[str], tree: ast.AST, anchor: Anchor) -> CodeUnit | None:
-    """The enclosing function or class: prompt through its signature and docstring, completion the body."""
-    node = _enclosing(tree, anchor.start)
-    if node is None:
+def _text(lines: list[str] | LineText) -> LineText:
+    return lines if isinstance(lines, LineText) else LineText(lines)
+
+
+def symbol_unit(lines: list[str] | LineText, symbol: Symbol) -> CodeUnit | None:
+    """The symbol cut at its header: prompt through signature (and docstring), completion the body."""
+    if not symbol.has_body:
         return None
-    end = node.end_lineno or node.lineno
-    body = node.body
-    first_body = body[0]
-    if (
-        isinstance(first_body, ast.Expr)
-        and isinstance(first_body.value, ast.Constant)
-        and isinstance(first_body.value.value, str)
-    ):
-        split_after = first_body.end_lineno or first_body.lineno
-        if len(body) == 1:
-            return None  # only a docstring: nothing for a model to write
-    else:
-        split_after = first_body.lineno - 1
-    prompt = "".join(line + "\n" for line in lines[:split_after])
-    completion = "".join(line + "\n" for line in lines[split_after:end])
-    return CodeUnit(prompt, completion, min([node.lineno] + [d.lineno for d in node.decorator_list]), end, node.name)
-
-
-def range_unit(lines: list[str], anchor: Anchor) -> CodeUnit | None:
-    """Languages without a parser here: the anchored line is the prompt's last line, the range's rest the completion."""
-    if anchor.end <= anchor.start:
+    text = _text(lines)
+    prompt = text.span(0, symbol.header_end)
+    completion = text.span(symbol.header_end, symbol.end)
+    if not completion.strip():
         return None
-    prompt = "".join(line + "\n" for line in lines[: anchor.start])
-    completion = "".join(line + "\n" for line in lines[anchor.start : anchor.end])
-    return CodeUnit(prompt, completion, anchor.start, anchor.end, None)
+    return CodeUnit(prompt, completion, symbol.start, symbol.end, symbol.name, symbol.kind)
 
 
-def source_context(lines: list[str], start: int, end: int, n: int) -> dict:
+def range_unit(lines: list[str] | LineText, start: int, end: int, kind: str = "range") -> CodeUnit | None:
+    """Lines `start`..`end` as the completion, everything before them as the prompt."""
+    if start < 1 or end < start:
+        return None
+    text = _text(lines)
+    completion = text.span(start - 1, end)
+    if not completion.strip():
+        return None
+    return CodeUnit(text.span(0, start - 1), completion, start, end, None, kind)
+
+
+def code_unit(lines: list[str] | LineText, symbols: list[Symbol] | None, anchor: Anchor, is_range: bool) -> CodeUnit | None:
+    """The unit a comment anchored at `anchor` is about (see the module docstring for the rules)."""
+    if symbols is not None:
+        symbol = anchor.symbol or enclosing_symbol(symbols, anchor.start)
+        # A range comment that starts inside a body marks that range, not the whole function.
+        marks_inner_range = is_range and symbol is not None and anchor.start > symbol.header_end
+        if symbol is not None and not marks_inner_range:
+            return symbol_unit(lines, symbol)
+    if is_range:
+        return range_unit(lines, anchor.start, anchor.end)
+    return range_unit(lines, anchor.start, anchor.end, kind="line")
+
+
+def source_context(lines: list[str] | LineText, start: int, end: int, n: int) -> dict:
     """±n lines around the 1-based inclusive range."""
+    text = _text(lines)
     return {
-        "before": "".join(line + "\n" for line in lines[max(0, start - 1 - n) : start - 1]),
-        "after": "".join(line + "\n" for line in lines[end : end + n]),
+        "before": text.span(max(0, start - 1 - n), start - 1),
+        "after": text.span(end, end + n),
         "startLine": start,
         "endLine": end,
     }

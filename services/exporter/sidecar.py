@@ -1,7 +1,10 @@
 """One typed model for every `.comments` version (v1.x, v2.0.x, v2.1.x and their variants in the wild).
 
-`parse_sidecar` turns the JSON into `Sidecar`; anything that isn't one of the known shapes raises
-`SidecarError` naming the file and the reason, never a KeyError from deep inside.
+`parse_sidecar` turns the file into `Sidecar`; anything that isn't one of the known shapes raises a
+`SidecarError` (with a `kind` the report counts) naming the file and the reason, never a KeyError or
+TypeError from deep inside. Variants read: `file`/`fileName`, `created`/`timestamp`,
+`commentIds`/`commentId`, `astAnchor`/`anchor` (+ `anchorType`), `aiMetadata`/`aiMeta`, `params` as a
+map or a list, range comments (`startLine`/`endLine`), `replies` and `status`.
 """
 
 from __future__ import annotations
@@ -13,10 +16,16 @@ from pathlib import Path
 from services.common.errors import InputError
 
 MAX_SIDECAR_BYTES = 10 * 1024 * 1024
+KNOWN_MAJOR_MINOR = {"1": None, "2": {"0", "1"}}  # 1.x, 2.0.x, 2.1.x
+TAGS = {"TODO", "FIXME", "NOTE", "QUESTION", "HACK", "WARNING", "STAR"}
 
 
 class SidecarError(InputError):
     """A sidecar that can't be read as any known `.comments` version."""
+
+    def __init__(self, path: str, reason: str, kind: str = "invalid_sidecar"):
+        super().__init__(path, reason)
+        self.kind = kind
 
 
 @dataclass
@@ -35,6 +44,16 @@ class GhostMarker:
 
 
 @dataclass
+class Reply:
+    """A reply under a comment (v2.1)."""
+
+    id: str
+    text: str
+    author: str | None = None
+    created: str | None = None
+
+
+@dataclass
 class Comment:
     """One comment, normalised across versions."""
 
@@ -45,11 +64,20 @@ class Comment:
     end_line: int | None = None
     tag: str | None = None
     author: str | None = None
+    created: str | None = None
+    updated: str | None = None
     params: dict[str, object] = field(default_factory=dict)  # name -> value
     ai_metadata: dict = field(default_factory=dict)
     status: str | None = None
-    replies: list[dict] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
     marker: GhostMarker | None = None
+
+    @property
+    def is_range(self) -> bool:
+        """True for a comment that marks a range of lines, not one line."""
+        start = self.start_line or self.line
+        end = self.end_line or (self.marker.end_line if self.marker else None)
+        return end is not None and end > start
 
 
 @dataclass
@@ -62,15 +90,25 @@ class Sidecar:
     comments: list[Comment]
 
 
-def _int(value: object, where: str, path: Path) -> int:
+def _int(value: object, where: str, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SidecarError(str(path), f"{where} must be an integer line number, got {value!r}")
+        raise SidecarError(path, f"{where} must be an integer line number, got {value!r:.60}", "invalid_field")
     if value < 1:
-        raise SidecarError(str(path), f"{where} is {value}; lines are 1-based")
+        raise SidecarError(path, f"{where} is {value}; lines are 1-based", "line_out_of_range")
     return value
 
 
-def _params(raw: object, path: Path, where: str) -> dict[str, object]:
+def _opt_int(raw: dict, key: str, where: str, path: str) -> int | None:
+    value = raw.get(key)
+    return None if value is None else _int(value, f"{where}.{key}", path)
+
+
+def _opt_str(value: object) -> str | None:
+    # Free-form members (author, dates, status) are kept when they are text and dropped when not.
+    return value if isinstance(value, str) else None
+
+
+def _params(raw: object, path: str, where: str) -> dict[str, object]:
     # Two shapes in the wild: a map name -> {"value", ...} and a list of {"name", "example", ...}.
     if raw is None:
         return {}
@@ -80,95 +118,156 @@ def _params(raw: object, path: Path, where: str) -> dict[str, object]:
         out: dict[str, object] = {}
         for item in raw:
             if not isinstance(item, dict) or "name" not in item:
-                raise SidecarError(str(path), f"{where}.params: list items need a 'name'")
+                raise SidecarError(path, f"{where}.params: list items need a 'name'", "invalid_field")
             out[str(item["name"])] = item.get("value", item.get("example"))
         return out
-    raise SidecarError(str(path), f"{where}.params must be a map or a list, got {type(raw).__name__}")
+    raise SidecarError(path, f"{where}.params must be a map or a list, got {type(raw).__name__}", "invalid_field")
 
 
-def _marker(raw: dict, path: Path, index: int) -> GhostMarker:
+def _marker(raw: object, path: str, index: int) -> GhostMarker:
     where = f"ghostMarkers[{index}]"
-    if not isinstance(raw, dict) or "id" not in raw or "line" not in raw:
-        raise SidecarError(str(path), f"{where} needs 'id' and 'line'")
-    anchor = raw.get("astAnchor") or raw.get("anchor") or {}
+    if not isinstance(raw, dict):
+        raise SidecarError(path, f"{where} must be an object", "invalid_field")
+    missing = [k for k in ("id", "line") if k not in raw]
+    if missing:
+        raise SidecarError(path, f"{where} is missing {', '.join(missing)}", "missing_field")
+    anchor = raw.get("astAnchor", raw.get("anchor"))
+    if isinstance(anchor, str):  # older v2: the symbol's name alone
+        anchor = {"symbolPath": [anchor]}
     if not isinstance(anchor, dict):
         anchor = {}
-    end = raw.get("endLine")
+    symbol_path = anchor.get("symbolPath") or []
+    if isinstance(symbol_path, str):
+        symbol_path = [symbol_path]
+    if not isinstance(symbol_path, list):
+        symbol_path = []
+    line_hash = raw.get("lineHash")
     return GhostMarker(
         id=str(raw["id"]),
         line=_int(raw["line"], f"{where}.line", path),
-        end_line=_int(end, f"{where}.endLine", path) if end is not None else None,
-        line_hash=raw.get("lineHash"),
-        line_text=raw.get("lineText"),
-        prev_line_text=raw.get("prevLineText"),
-        next_line_text=raw.get("nextLineText"),
-        symbol_path=[str(s) for s in anchor.get("symbolPath") or []],
-        symbol_kind=anchor.get("symbolKind") or raw.get("anchorType"),
+        end_line=_opt_int(raw, "endLine", where, path),
+        line_hash=line_hash if isinstance(line_hash, str) and line_hash else None,
+        line_text=_opt_str(raw.get("lineText")),
+        prev_line_text=_opt_str(raw.get("prevLineText")),
+        next_line_text=_opt_str(raw.get("nextLineText")),
+        symbol_path=[str(s) for s in symbol_path if isinstance(s, str | int)],
+        symbol_kind=_opt_str(anchor.get("symbolKind")) or _opt_str(raw.get("anchorType")),
     )
+
+
+def _replies(raw: object, path: str, where: str) -> list[Reply]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise SidecarError(path, f"{where}.replies must be a list", "invalid_field")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise SidecarError(path, f"{where}.replies[{i}] needs a 'text' string", "invalid_field")
+        out.append(Reply(str(item.get("id", i)), item["text"], _opt_str(item.get("author")),
+                         _opt_str(item.get("created", item.get("timestamp")))))
+    return out
+
+
+def _version(data: dict, path: str) -> str:
+    raw = data.get("version")
+    version = str(raw) if isinstance(raw, str | int | float) and not isinstance(raw, bool) else ""
+    parts = version.split(".")
+    known = KNOWN_MAJOR_MINOR.get(parts[0]) if parts[0] in KNOWN_MAJOR_MINOR else False
+    if known is False or (known is not None and (len(parts) < 2 or parts[1] not in known)):
+        raise SidecarError(path, f"unknown .comments version {raw!r:.40} (known: 1.x, 2.0.x, 2.1.x)",
+                           "unknown_version")
+    return version
+
+
+def parse_sidecar_data(data: object, path: str) -> Sidecar:
+    """Normalise decoded sidecar JSON, or raise SidecarError naming `path` and the reason."""
+    if not isinstance(data, dict):
+        raise SidecarError(path, "top level must be a JSON object", "invalid_field")
+    version = _version(data, path)
+    file = data.get("file") or data.get("fileName")
+    if not isinstance(file, str) or not file:
+        raise SidecarError(path, "missing 'file' (or 'fileName')", "missing_field")
+    raw_comments = data.get("comments")
+    if not isinstance(raw_comments, list):
+        raise SidecarError(path, "missing 'comments' list", "missing_field")
+    raw_markers = data.get("ghostMarkers") or []
+    if not isinstance(raw_markers, list):
+        raise SidecarError(path, "'ghostMarkers' must be a list", "invalid_field")
+    markers: dict[str, GhostMarker] = {}
+    by_comment: dict[str, GhostMarker] = {}
+    for i, raw in enumerate(raw_markers):
+        marker = _marker(raw, path, i)
+        markers[marker.id] = marker
+        ids = raw.get("commentIds")
+        if not isinstance(ids, list):
+            ids = [raw["commentId"]] if isinstance(raw.get("commentId"), str | int) else []
+        for cid in ids:
+            if isinstance(cid, str | int):
+                by_comment[str(cid)] = marker
+    comments = []
+    for i, raw in enumerate(raw_comments):
+        where = f"comments[{i}]"
+        if not isinstance(raw, dict):
+            raise SidecarError(path, f"{where} must be an object", "invalid_field")
+        missing = [k for k in ("id", "line", "text") if k not in raw]
+        if missing:
+            raise SidecarError(path, f"{where} is missing {', '.join(missing)}", "missing_field")
+        if not isinstance(raw["text"], str):
+            raise SidecarError(path, f"{where}.text must be a string", "invalid_field")
+        if not isinstance(raw["id"], str | int) or isinstance(raw["id"], bool) or raw["id"] == "":
+            raise SidecarError(path, f"{where}.id must be a non-empty string", "invalid_field")
+        cid = str(raw["id"])
+        marker_id = raw.get("ghostMarkerId")
+        marker = (markers.get(marker_id) if isinstance(marker_id, str) else None) or by_comment.get(cid)
+        ai = raw.get("aiMetadata", raw.get("aiMeta"))
+        tag = raw.get("tag")
+        comments.append(
+            Comment(
+                id=cid,
+                line=_int(raw["line"], f"{where}.line", path),
+                text=raw["text"],
+                start_line=_opt_int(raw, "startLine", where, path),
+                end_line=_opt_int(raw, "endLine", where, path),
+                tag=tag if isinstance(tag, str) and tag else None,
+                author=_opt_str(raw.get("author")),
+                created=_opt_str(raw.get("created", raw.get("timestamp"))),
+                updated=_opt_str(raw.get("updated", raw.get("timestamp"))),
+                params=_params(raw.get("params"), path, where),
+                # Free-form aiMeta ("complexity": "low") is kept as it is; a bare value is wrapped.
+                ai_metadata=ai if isinstance(ai, dict) else ({} if ai is None else {"value": ai}),
+                status=_opt_str(raw.get("status")),
+                replies=_replies(raw.get("replies"), path, where),
+                marker=marker,
+            )
+        )
+    return Sidecar(path=Path(path), version=version, file=file, comments=comments)
+
+
+def parse_sidecar_bytes(raw: bytes, path: str) -> Sidecar:
+    """Decode and normalise a sidecar's bytes, or raise SidecarError naming `path` and the reason."""
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise SidecarError(path, f"is {len(raw)} bytes, over the {MAX_SIDECAR_BYTES}-byte limit", "too_large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SidecarError(path, "is not UTF-8 text", "not_utf8") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SidecarError(path, f"is not JSON ({exc.msg} at line {exc.lineno})", "invalid_json") from exc
+    except RecursionError as exc:
+        raise SidecarError(path, "is not JSON this reader accepts (nested too deeply)", "invalid_json") from exc
+    return parse_sidecar_data(data, path)
 
 
 def parse_sidecar(path: Path) -> Sidecar:
     """Read and normalise a `.comments` file, or raise SidecarError naming it and the reason."""
     try:
         size = path.stat().st_size
+        if size > MAX_SIDECAR_BYTES:
+            raise SidecarError(str(path), f"is {size} bytes, over the {MAX_SIDECAR_BYTES}-byte limit", "too_large")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise SidecarError(str(path), f"cannot be read ({exc.strerror})") from exc
-    if size > MAX_SIDECAR_BYTES:
-        raise SidecarError(str(path), f"is {size} bytes, over the {MAX_SIDECAR_BYTES}-byte limit")
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise SidecarError(str(path), "is not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise SidecarError(str(path), f"is not JSON ({exc.msg} at line {exc.lineno})") from exc
-    if not isinstance(data, dict):
-        raise SidecarError(str(path), "top level must be a JSON object")
-    version = str(data.get("version", ""))
-    if not version or version.split(".")[0] not in {"1", "2"}:
-        raise SidecarError(str(path), f"unknown .comments version {data.get('version')!r} (known: 1.x, 2.0.x, 2.1.x)")
-    file = data.get("file") or data.get("fileName")
-    if not isinstance(file, str) or not file:
-        raise SidecarError(str(path), "missing 'file' (or 'fileName')")
-    raw_comments = data.get("comments")
-    if not isinstance(raw_comments, list):
-        raise SidecarError(str(path), "missing 'comments' list")
-    markers: dict[str, GhostMarker] = {}
-    for i, raw in enumerate(data.get("ghostMarkers") or []):
-        marker = _marker(raw, path, i)
-        markers[marker.id] = marker
-    by_comment: dict[str, GhostMarker] = {}
-    for raw, marker in zip(data.get("ghostMarkers") or [], markers.values(), strict=False):
-        ids = raw.get("commentIds") or ([raw["commentId"]] if raw.get("commentId") else [])
-        for cid in ids:
-            by_comment[str(cid)] = marker
-    comments = []
-    for i, raw in enumerate(raw_comments):
-        where = f"comments[{i}]"
-        if not isinstance(raw, dict):
-            raise SidecarError(str(path), f"{where} must be an object")
-        missing = [k for k in ("id", "line", "text") if k not in raw]
-        if missing:
-            raise SidecarError(str(path), f"{where} is missing {', '.join(missing)}")
-        if not isinstance(raw["text"], str):
-            raise SidecarError(str(path), f"{where}.text must be a string")
-        cid = str(raw["id"])
-        marker = markers.get(str(raw.get("ghostMarkerId"))) or by_comment.get(cid)
-        ai = raw.get("aiMetadata", raw.get("aiMeta")) or {}
-        start, end = raw.get("startLine"), raw.get("endLine")
-        comments.append(
-            Comment(
-                id=cid,
-                line=_int(raw["line"], f"{where}.line", path),
-                text=raw["text"],
-                start_line=_int(start, f"{where}.startLine", path) if start is not None else None,
-                end_line=_int(end, f"{where}.endLine", path) if end is not None else None,
-                tag=raw.get("tag"),
-                author=raw.get("author"),
-                params=_params(raw.get("params"), path, where),
-                ai_metadata=ai if isinstance(ai, dict) else {"value": ai},
-                status=raw.get("status"),
-                replies=[r for r in raw.get("replies") or [] if isinstance(r, dict)],
-                marker=marker,
-            )
-        )
-    return Sidecar(path=path, version=version, file=file, comments=comments)
+        raise SidecarError(str(path), f"cannot be read ({exc.strerror})", "unreadable") from exc
+    return parse_sidecar_bytes(raw, str(path))

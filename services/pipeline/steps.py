@@ -45,8 +45,9 @@ class Steps(Protocol):
     def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict: ...
     def load(self, name: str, checkpoint: Path) -> None: ...
     def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]: ...
-    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[str]: ...
-    def compare(self, metric: str, control: list[float], experiment: list[float], binary: bool) -> dict: ...
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]: ...
+    def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
+                alpha: float = 0.05) -> dict: ...
 
 
 def _train_bar(arm: str, total: int) -> tqdm:
@@ -113,16 +114,20 @@ class LocalSteps:
                 bar.update(len(chunk) * g.n)
         return out
 
-    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[str]:
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
+        """Each program's {"status", "attempts", "timedOutAttempts"}, in order."""
         from services.sandbox.execute import Limits, run_many
 
         limits = Limits(cfg.evaluate.cpu_seconds, cfg.evaluate.wall_seconds, cfg.evaluate.memory_mb)
-        return [r.status for r in run_many(programs, limits=limits, progress=True)]
+        return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts}
+                for r in run_many(programs, limits=limits, progress=True, timeout_retries=cfg.evaluate.timeout_retries)]
 
-    def compare(self, metric: str, control: list[float], experiment: list[float], binary: bool) -> dict:
-        from services.stats.paired import compare
+    def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
+                alpha: float = 0.05) -> dict:
+        """The paired comparison of one metric; rows are training seeds, columns test problems."""
+        from services.stats.compare import compare
 
-        return compare(control, experiment, binary=binary)
+        return compare(control, experiment, binary=binary, alpha=alpha)
 
 
 class GrpcSteps:
@@ -166,8 +171,12 @@ class GrpcSteps:
             records_uri=to_uri(records), out_uri=to_uri(out_dir), seed=cfg.seed, ratios=cfg.data.ratios,
             arms=cfg.data.arms, test_metadata=cfg.data.test_metadata,
         )
+        result = None
         try:
-            result = stub.Split(request, timeout=DEADLINES["split"])
+            # The Splitter streams Progress events, then one SplitResult.
+            for event in stub.Split(request, timeout=DEADLINES["split"]):
+                if event.HasField("result"):
+                    result = event.result
         except grpc.RpcError as exc:
             raise describe_rpc_error("splitter", exc) from exc
         return read_json(to_path(result.report_uri))
@@ -226,32 +235,33 @@ class GrpcSteps:
                 bar.update(len(chunk) * g.n)
         return out
 
-    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[str]:
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
         stub = self._stub("sandbox", sandbox_pb2_grpc.SandboxStub)
         limits = sandbox_pb2.Limits(cpu_seconds=cfg.evaluate.cpu_seconds, wall_seconds=cfg.evaluate.wall_seconds,
                                     memory_mb=cfg.evaluate.memory_mb)
         request = sandbox_pb2.ExecuteBatchRequest(
-            programs=[sandbox_pb2.ExecuteRequest(program=p, language="python", limits=limits) for p in programs]
+            programs=[sandbox_pb2.ExecuteRequest(program=p, language="python", limits=limits) for p in programs],
+            timeout_retries=cfg.evaluate.timeout_retries,
         )
-        statuses = [""] * len(programs)
+        statuses: list[dict] = [{}] * len(programs)
         try:
             for item in tqdm(stub.ExecuteBatch(request, timeout=DEADLINES["execute"]), total=len(programs),
                              desc="sandbox", unit="program"):
-                statuses[item.index] = item.result.status
+                statuses[item.index] = {"status": item.result.status, "attempts": item.result.attempts,
+                                        "timedOutAttempts": item.result.timed_out_attempts}
         except grpc.RpcError as exc:
             raise describe_rpc_error("sandbox", exc) from exc
         return statuses
 
-    def compare(self, metric: str, control: list[float], experiment: list[float], binary: bool) -> dict:
+    def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
+                alpha: float = 0.05) -> dict:
         stub = self._stub("stats", stats_pb2_grpc.StatsStub)
+        request = stats_pb2.CompareRequest(
+            metric=metric, control=[x for row in control for x in row], experiment=[x for row in experiment for x in row],
+            binary=binary, alpha=alpha, seeds=len(control),
+        )
         try:
-            r = stub.Compare(stats_pb2.CompareRequest(metric=metric, control=control, experiment=experiment,
-                                                      binary=binary), timeout=DEADLINES["compare"])
+            r = stub.Compare(request, timeout=DEADLINES["compare"])
         except grpc.RpcError as exc:
             raise describe_rpc_error("stats", exc) from exc
-        out = {"n": r.n, "meanControl": r.mean_control, "meanExperiment": r.mean_experiment,
-               "difference": r.difference, "tTest": {"statistic": r.t_test.statistic, "pValue": r.t_test.p_value},
-               "cohensD": r.cohens_d if r.HasField("cohens_d") else None, "significant": r.significant}
-        if r.HasField("mcnemar"):
-            out["mcnemar"] = {"b": r.mcnemar.b, "c": r.mcnemar.c, "pValue": r.mcnemar.p_value}
-        return out
+        return json.loads(r.comparison_json)

@@ -1,46 +1,53 @@
-"""Run untrusted, model-written programs against their tests, each in its own process under limits.
+"""Run untrusted, model-written programs against their tests, isolated and under limits.
 
-A program is a completion glued to its tests (`humaneval_program`). Each run gets a fresh temporary
-directory as its working directory and home, a new session (so its whole process group can be
-killed), a minimal environment, no input, resource limits applied before `exec`, capped output and
-a wall-clock limit; the directory is removed afterwards.
+Isolation (see bubblewrap.py): every program runs inside a bubblewrap sandbox (no network, a
+read-only view of /usr and the Python installation, private tmpfs folders, an empty environment,
+its own PID namespace) under a uid of its own, with CPU-time, memory, process, file-size and
+open-file limits, a wall-clock limit and capped output. A runner inside the sandbox (runner.py)
+forks one child per program, so a worker pays for the sandbox once, not per program.
 
 A program passes only on a positive signal. The sandbox appends one statement after the program's
-last line that writes a per-run random sentinel to a pipe only this run holds; the run passes when
-the process exits 0 *and* the sentinel arrived. So `sys.exit(0)` inside a completion, a test that
-is never reached, or a completion printing a look-alike line cannot pass. The sentinel goes to its
-own pipe rather than stdout so that truncating or redirecting stdout cannot hide a genuine pass.
+last line that writes a per-run random sentinel to a pipe (descriptor 3) only this run holds; the
+run passes when the process exits 0 *and* the sentinel arrived. So `sys.exit(0)` inside a
+completion, a test that is never reached, or a completion printing a look-alike line cannot pass.
 
-Limitation: the sentinel and the pipe's descriptor number are in the program file and in the
-process's memory, so code written on purpose to forge a pass (reading its own file, walking its
-frames) can do it. This layer stops accidents and naive cheating; isolation from an adversary is
-the container's job (namespaces, no network, a dedicated user).
+Limits do not make scores depend on the machine's load: the limit that decides "timeout" is CPU
+time (RLIMIT_CPU); the wall clock is a looser backstop for programs that sleep or block. A program
+that timed out is run once more before the timeout stands (`timeout_retries`); the results count
+such re-runs so their rate can be reported (`timeout_report`).
+
+Limitation: the sentinel is in the program's file and memory, so code written on purpose to forge
+a pass (reading its own file, walking its frames) can. The isolation stops it from doing harm; the
+sentinel stops accidents and naive cheating.
 """
 
+from __future__ import annotations
+
+import atexit
+import base64
 import math
 import os
-import resource
 import secrets
-import selectors
-import shutil
+import select
 import signal
 import subprocess
-import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 
 from tqdm import tqdm
 
-STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "error")
+from services.sandbox import bubblewrap, runner
 
-# Enough for an interpreter and a test harness; far below what a descriptor bomb needs.
+STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "error")
+LANGUAGES = ("python", "javascript")
+
 _MAX_OPEN_FILES = 256
-_READ_CHUNK = 65536
-# Only the sentinel line is ever written to the pass pipe; anything longer is not a pass anyway.
-_MAX_SENTINEL_BYTES = 256
+# How long past a program's wall limit the host waits for its runner before declaring the runner dead.
+_RUNNER_GRACE_SECONDS = 10.0
 # Python's MemoryError; V8's "JavaScript heap out of memory", "Fatal process OOM" and failed
 # ArrayBuffer allocations; a failed fork or mmap.
 _OUT_OF_MEMORY_MARKERS = (
@@ -51,19 +58,21 @@ _OUT_OF_MEMORY_MARKERS = (
     "Cannot allocate memory",
     "std::bad_alloc",
 )
+# Programs get uids from this range, one per run: no user on the machine has them.
+_UID_RANGE = (1_000_000, 2_000_000_000)
 
 
 @dataclass(frozen=True)
 class Limits:
     """Resource limits for one run.
 
-    `cpu_seconds` is rounded up to whole seconds (RLIMIT_CPU's unit). `memory_mb` caps Python's
-    address space (RLIMIT_AS), which makes it raise MemoryError instead of being OOM-killed, and
-    JavaScript's data segment (RLIMIT_DATA): V8 reserves about 750 MB of address space it never
-    touches just to start, so an address-space cap would stop node before it ran anything.
-    `max_processes` is RLIMIT_NPROC, which the kernel counts over every process and thread of the
-    real user (and does not enforce for root), so the service should run programs under a user of
-    their own for it to mean "processes of this program".
+    `cpu_seconds` is rounded up to whole seconds (RLIMIT_CPU's unit); it decides "timeout".
+    `wall_seconds` is the backstop for programs that wait rather than compute. `memory_mb` caps
+    Python's address space (RLIMIT_AS), which makes it raise MemoryError instead of being
+    OOM-killed, and JavaScript's data segment (RLIMIT_DATA): V8 reserves about 750 MB of address
+    space it never touches just to start. `max_processes` (RLIMIT_NPROC) counts the program's own
+    processes and threads: each run has a uid of its own. `max_file_bytes` caps each file written
+    (RLIMIT_FSIZE); the program's writable folders hold 64 MB (/sandbox) and 16 MB (/tmp) in all.
     """
 
     cpu_seconds: float = 10.0
@@ -86,8 +95,9 @@ class ExecutionResult:
 
     `status` is one of STATUSES. `exit_code` is the exit status, negative for the signal that ended
     the process (subprocess's convention), None when it never started. `stdout` and `stderr` hold
-    at most `Limits.max_output_bytes` bytes each, decoded as UTF-8. `wall_seconds` runs from spawn
-    to reap.
+    at most `Limits.max_output_bytes` bytes each, decoded as UTF-8. `wall_seconds` and
+    `cpu_seconds` are the last attempt's. `attempts` counts runs (more than one when a timeout was
+    re-run); `timed_out_attempts` how many of them timed out.
     """
 
     status: str
@@ -95,56 +105,47 @@ class ExecutionResult:
     stdout: str
     stderr: str
     wall_seconds: float
+    cpu_seconds: float = 0.0
+    attempts: int = 1
+    timed_out_attempts: int = 0
 
     @property
     def passed(self) -> bool:
-        """True when the program ran to its end and exited 0."""
+        """True when the program ran to its end, exited 0 and sent the sentinel."""
         return self.status == "passed"
+
+    @property
+    def flaky_timeout(self) -> bool:
+        """True when an attempt timed out but the re-run finished: a load-dependent timeout."""
+        return self.timed_out_attempts > 0 and self.status != "timeout"
 
 
 @dataclass(frozen=True)
 class _Language:
     filename: str
-    # The interpreter's argv before the program's path; None when the interpreter is not installed.
-    command: Callable[[], list[str] | None]
-    # Appended after the program; formatted with the pass pipe's descriptor and the sentinel.
+    # Appended after the program; formatted with the sentinel. Descriptor 3 is the pass pipe.
     pass_statement: str
-    # The rlimit that Limits.memory_mb sets (see Limits).
-    memory_rlimit: int
-
-
-def _python_command() -> list[str]:
-    # -I: ignore PYTHON* variables, the user's site-packages and the script's directory on sys.path.
-    # -S: no site-packages at all, so programs see the standard library only (all HumanEval needs),
-    # not this project's packages, and the interpreter starts three times faster. It also drops the
-    # exit()/quit() builtins; a completion calling them fails either way (no sentinel).
-    return [sys.executable, "-I", "-S"]
-
-
-def _node_command() -> list[str] | None:
-    node = shutil.which("node")
-    return None if node is None else [node]
+    # The rlimit name that Limits.memory_mb sets (see Limits).
+    memory_rlimit: str
 
 
 _LANGUAGES = {
     "python": _Language(
         filename="main.py",
-        command=_python_command,
         pass_statement=(
             "\n\n# Appended by the commentslab sandbox; reached only when every statement above ran.\n"
             "import os as _commentslab_os\n"
-            '_commentslab_os.write({fd}, b"{sentinel}\\n")\n'
+            f'_commentslab_os.write({runner.PASS_FD}, b"{{sentinel}}\\n")\n'
         ),
-        memory_rlimit=resource.RLIMIT_AS,
+        memory_rlimit="as",
     ),
     "javascript": _Language(
         filename="main.js",
-        command=_node_command,
         pass_statement=(
             "\n\n// Appended by the commentslab sandbox; reached only when every statement above ran.\n"
-            'require("fs").writeSync({fd}, "{sentinel}\\n");\n'
+            f'require("fs").writeSync({runner.PASS_FD}, "{{sentinel}}\\n");\n'
         ),
-        memory_rlimit=resource.RLIMIT_DATA,
+        memory_rlimit="data",
     ),
 }
 
@@ -154,70 +155,239 @@ def humaneval_program(prompt: str, completion: str, tests: str, entry_point: str
     return prompt + completion + "\n" + tests + "\n" + f"check({entry_point})\n"
 
 
-def run_program(program: str, language: str = "python", limits: Limits = Limits()) -> ExecutionResult:
-    """Run `program` once in its own process under `limits` and say how it ended."""
+class _RunnerDied(Exception):
+    """The runner did not answer in time or its pipe broke; the message holds what it printed."""
+
+
+class _Runner:
+    """One sandbox with a runner in it, serving one request at a time."""
+
+    def __init__(self) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            bubblewrap.runner_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            # Nothing of the host's environment reaches bubblewrap, let alone the program.
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
+            start_new_session=True,
+            # No preexec_fn: Python code between fork and exec can deadlock a threaded parent (the
+            # gRPC server); the limits are set by the runner, inside the sandbox.
+        )
+
+    def call(self, request: dict, timeout: float) -> dict:
+        """Send one request and wait up to `timeout` seconds for its answer."""
+        try:
+            runner.write_frame(self.process.stdin.fileno(), request)
+        except OSError as error:
+            raise _RunnerDied(f"could not send the program to the sandbox: {error}; {self.diagnostics()}") from error
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise _RunnerDied(f"the sandbox did not answer within {timeout:.0f} s")
+        answer = runner.read_frame(fd)
+        if answer is None:
+            raise _RunnerDied(f"the sandbox exited: {self.diagnostics()}")
+        return answer
+
+    def diagnostics(self) -> str:
+        """What bubblewrap or the runner printed (why a sandbox failed to start)."""
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        self._stderr.seek(0)
+        text = self._stderr.read()[-2000:].decode("utf-8", "replace").strip()
+        return text or f"exit status {self.process.returncode}"
+
+    def close(self) -> None:
+        """Stop the runner and everything in its sandbox."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        self.process.stdout.close()
+        self._stderr.close()
+
+
+# bubblewrap's --die-with-parent fires when the *thread* that started it ends, so every runner is
+# started from this one thread, which lives as long as the process.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+
+class _RunnerPool:
+    """Idle runners, shared by every thread of this process; one runner serves one program at a time."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Runner] = []
+        self._lock = threading.Lock()
+
+    def call(self, request: dict, timeout: float) -> dict:
+        """Answer one request on an idle runner (a new one when none is idle)."""
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        worker = worker or _SPAWNER.submit(_Runner).result()
+        try:
+            answer = worker.call(request, timeout)
+        except BaseException:
+            worker.close()
+            raise
+        if bubblewrap.reuses_runners():
+            with self._lock:
+                self._idle.append(worker)
+        else:
+            worker.close()
+        return answer
+
+    def close(self) -> None:
+        """Stop every idle runner."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+
+
+_POOL = _RunnerPool()
+atexit.register(_POOL.close)
+
+
+def _interpreter(language: str) -> list[str] | None:
+    if language == "python":
+        return [bubblewrap.python_interpreter()[0], "-I", "-S"]
+    return bubblewrap.node_interpreter()
+
+
+def _cpu_limit(limits: Limits) -> int:
+    return max(1, math.ceil(limits.cpu_seconds))
+
+
+def _rlimits(limits: Limits, memory_rlimit: str) -> dict[str, tuple[int, int]]:
+    """(soft, hard) per rlimit name; soft == hard (CPU aside) so the program cannot raise them."""
+    cpu = _cpu_limit(limits)
+    memory = limits.memory_mb * 1024 * 1024
+    return {
+        # SIGXCPU at the soft limit; SIGKILL one second later if the program catches it.
+        "cpu": (cpu, cpu + 1),
+        memory_rlimit: (memory, memory),
+        "nproc": (limits.max_processes, limits.max_processes),
+        "fsize": (limits.max_file_bytes, limits.max_file_bytes),
+        "nofile": (_MAX_OPEN_FILES, _MAX_OPEN_FILES),
+        # SIGSEGV and SIGXCPU dump core by default; cores are slow to write and fill disks.
+        "core": (0, 0),
+    }
+
+
+def _attempt(program: str, language: str, limits: Limits) -> ExecutionResult:
+    """Run `program` once and classify how it ended."""
     spec = _LANGUAGES.get(language)
     if spec is None:
         supported = ", ".join(_LANGUAGES)
-        return ExecutionResult(
-            "error", None, "", f"unsupported language {language!r} (supported: {supported})", 0.0
-        )
-    command = spec.command()
-    if command is None:
-        return ExecutionResult("error", None, "", f"no interpreter for {language} on this machine", 0.0)
-
+        return ExecutionResult("error", None, "", f"unsupported language {language!r} (supported: {supported})", 0.0)
+    interpreter = _interpreter(language)
+    if interpreter is None:
+        return ExecutionResult("error", None, "", f"no interpreter for {language} under /usr on this machine", 0.0)
     sentinel = f"__COMMENTSLAB_PASS_{secrets.token_hex(16)}__"
-    workdir = tempfile.mkdtemp(prefix="commentslab-sandbox-")
-    pass_read, pass_write = os.pipe()
+    request = {
+        "program": program + spec.pass_statement.format(sentinel=sentinel),
+        "filename": spec.filename,
+        "language": language,
+        "interpreter": interpreter,
+        "rlimits": _rlimits(limits, spec.memory_rlimit),
+        "uid": _UID_RANGE[0] + secrets.randbelow(_UID_RANGE[1] - _UID_RANGE[0]) if bubblewrap.privileged() else None,
+        "wall_seconds": limits.wall_seconds,
+        "max_output_bytes": limits.max_output_bytes,
+    }
     try:
-        path = os.path.join(workdir, spec.filename)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(program)
-            file.write(spec.pass_statement.format(fd=pass_write, sentinel=sentinel))
-        started = time.monotonic()
-        try:
-            process = subprocess.Popen(
-                [*_prlimit_args(_rlimits(limits, spec.memory_rlimit)), *command, path],
-                cwd=workdir,
-                env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(pass_write,),
-                start_new_session=True,
-                # No preexec_fn: Python code between fork and exec can deadlock or crash a parent that runs
-                # other threads (the gRPC server does); prlimit sets the limits in the child instead.
-            )
-        except (OSError, subprocess.SubprocessError) as error:
-            return ExecutionResult("error", None, "", f"could not start {command[0]}: {error}", 0.0)
-        # Only the child may hold the write end, or the pass pipe would never reach end-of-file.
-        os.close(pass_write)
-        pass_write = -1
-        try:
-            stdout, stderr, pass_bytes, timed_out, cpu_used = _watch(process, pass_read, limits, started)
-        finally:
-            process.stdout.close()
-            process.stderr.close()
-        wall_seconds = time.monotonic() - started
-    finally:
-        os.close(pass_read)
-        if pass_write >= 0:
-            os.close(pass_write)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    exit_code = process.returncode
-    stderr_text = stderr.decode("utf-8", errors="replace")
-    status = _status(
-        exit_code=exit_code,
-        sentinel_seen=pass_bytes == f"{sentinel}\n".encode(),
-        timed_out=timed_out,
-        cpu_used=cpu_used,
-        cpu_limit=_cpu_limit(limits),
-        stderr=stderr_text,
-    )
+        answer = _POOL.call(request, limits.wall_seconds + _RUNNER_GRACE_SECONDS)
+    except (_RunnerDied, bubblewrap.SandboxUnavailable, OSError) as error:
+        return ExecutionResult("error", None, "", f"sandbox failure: {error}", 0.0)
+    if "runner_error" in answer:
+        return ExecutionResult("error", None, "", f"sandbox runner failure: {answer['runner_error']}", 0.0)
+    stdout = base64.b64decode(answer["stdout"]).decode("utf-8", errors="replace")
+    stderr = base64.b64decode(answer["stderr"]).decode("utf-8", errors="replace")
+    pass_bytes = base64.b64decode(answer["pass"])
+    if pass_bytes == runner.START_FAILED:
+        status = "error"
+    else:
+        status = _status(
+            exit_code=answer["exit_code"],
+            sentinel_seen=pass_bytes == f"{sentinel}\n".encode(),
+            timed_out=answer["timed_out"],
+            cpu_used=answer["cpu_seconds"],
+            cpu_limit=_cpu_limit(limits),
+            stderr=stderr,
+            oom_killed=answer["oom_killed"],
+        )
     return ExecutionResult(
-        status, exit_code, stdout.decode("utf-8", errors="replace"), stderr_text, wall_seconds
+        status, answer["exit_code"], stdout, stderr, answer["wall_seconds"], answer["cpu_seconds"],
+        timed_out_attempts=int(status == "timeout"),
     )
+
+
+def run_program(
+    program: str, language: str = "python", limits: Limits = Limits(), timeout_retries: int = 0
+) -> ExecutionResult:
+    """Run `program` in the sandbox under `limits` and say how it ended.
+
+    A run that times out is run again, up to `timeout_retries` more times; the result is the last
+    attempt's, with `attempts` and `timed_out_attempts` counting them.
+    """
+    result = _attempt(program, language, limits)
+    timed_out = result.timed_out_attempts
+    attempts = 1
+    while result.status == "timeout" and attempts <= timeout_retries:
+        result = _attempt(program, language, limits)
+        attempts += 1
+        timed_out += result.timed_out_attempts
+    result.attempts, result.timed_out_attempts = attempts, timed_out
+    return result
+
+
+def iter_run_many(
+    programs: list[str],
+    language: str = "python",
+    limits: Limits = Limits(),
+    workers: int | None = None,
+    timeout_retries: int = 1,
+) -> Iterator[tuple[int, ExecutionResult]]:
+    """(index, result) for every program as it finishes, on `workers` runners (default: two per usable CPU).
+
+    Two per CPU because a runner waits on pipes between programs; limits are CPU time, so sharing a
+    CPU does not change any program's outcome. A program that timed out is re-queued (at the back, so the re-run happens when the first
+    attempt's neighbours are done) up to `timeout_retries` times before its timeout stands.
+    """
+    workers = workers or 2 * len(os.sched_getaffinity(0))
+    counts = [(0, 0)] * len(programs)  # (attempts, timed-out attempts) so far
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: dict[Future, int] = {pool.submit(_attempt, p, language, limits): i for i, p in enumerate(programs)}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    result = future.result()
+                    attempts, timed_out = counts[index]
+                    attempts, timed_out = attempts + 1, timed_out + result.timed_out_attempts
+                    counts[index] = (attempts, timed_out)
+                    if result.status == "timeout" and attempts <= timeout_retries:
+                        pending[pool.submit(_attempt, programs[index], language, limits)] = index
+                        continue
+                    result.attempts, result.timed_out_attempts = attempts, timed_out
+                    yield index, result
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def run_many(
@@ -226,81 +396,37 @@ def run_many(
     limits: Limits = Limits(),
     workers: int | None = None,
     progress: bool = False,
+    timeout_retries: int = 1,
 ) -> list[ExecutionResult]:
-    """Run every program with `run_program` on `workers` threads (default: one per usable CPU), in input order."""
-    workers = workers or len(os.sched_getaffinity(0))
-    with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(programs), disable=not progress, desc=f"sandbox {language}", unit="program") as bar,
-    ):
-        futures = [pool.submit(run_program, program, language, limits) for program in programs]
-        for _ in as_completed(futures):
+    """Every program's result, in input order (see `iter_run_many`), with an optional progress bar."""
+    results: list[ExecutionResult | None] = [None] * len(programs)
+    with tqdm(total=len(programs), disable=not progress, desc=f"sandbox {language}", unit="program") as bar:
+        for index, result in iter_run_many(programs, language, limits, workers, timeout_retries):
+            results[index] = result
             bar.update()
-        return [future.result() for future in futures]
+    return results  # type: ignore[return-value]
 
 
-def _watch(
-    process: subprocess.Popen, pass_read: int, limits: Limits, started: float
-) -> tuple[bytes, bytes, bytes, bool, float]:
-    """Drain the program's pipes until it exits and they close, or the wall clock runs out; then reap it.
+def timeout_report(results: list[ExecutionResult]) -> dict:
+    """How many runs timed out at least once, how many of those finished when re-run, and that rate.
 
-    Returns (stdout, stderr, pass pipe contents, timed out, CPU seconds used).
+    `flakyTimeoutRate` = flaky / runs: the share of runs whose outcome a single attempt would have
+    got wrong because of load.
     """
-    caps = {
-        process.stdout.fileno(): limits.max_output_bytes,
-        process.stderr.fileno(): limits.max_output_bytes,
-        pass_read: _MAX_SENTINEL_BYTES,
+    timed_out_once = sum(1 for r in results if r.timed_out_attempts > 0)
+    flaky = sum(1 for r in results if r.flaky_timeout)
+    return {
+        "runs": len(results),
+        "timedOutOnce": timed_out_once,
+        "flakyTimeouts": flaky,
+        "timeouts": sum(1 for r in results if r.status == "timeout"),
+        "flakyTimeoutRate": flaky / len(results) if results else 0.0,
     }
-    kept = {fd: bytearray() for fd in caps}
-    deadline = started + limits.wall_seconds
-    exited = timed_out = False
-    try:
-        # A pidfd becomes readable when the process exits, so exit is noticed without polling even
-        # while something it left behind still holds the pipes open.
-        pidfd = os.pidfd_open(process.pid)
-        try:
-            with selectors.DefaultSelector() as selector:
-                for fd in (*caps, pidfd):
-                    selector.register(fd, selectors.EVENT_READ)
-                while selector.get_map():
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        timed_out = not exited
-                        break
-                    for key, _ in selector.select(remaining):
-                        if key.fd == pidfd:
-                            exited = True
-                            selector.unregister(pidfd)
-                            # Children left in its group would keep running and keep the pipes open.
-                            _kill_group(process.pid)
-                            continue
-                        chunk = os.read(key.fd, _READ_CHUNK)
-                        if not chunk:
-                            selector.unregister(key.fd)
-                            continue
-                        # Past the cap the rest is read and dropped: a full pipe would block the program.
-                        room = caps[key.fd] - len(kept[key.fd])
-                        if room > 0:
-                            kept[key.fd] += chunk[:room]
-        finally:
-            os.close(pidfd)
-    finally:
-        # Killed before it is reaped, so the group id cannot yet belong to anyone else.
-        _kill_group(process.pid)
-        _, wait_status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(wait_status)
-    stdout_fd, stderr_fd = process.stdout.fileno(), process.stderr.fileno()
-    return (
-        bytes(kept[stdout_fd]),
-        bytes(kept[stderr_fd]),
-        bytes(kept[pass_read]),
-        timed_out,
-        usage.ru_utime + usage.ru_stime,
-    )
 
 
 def _status(
-    exit_code: int, sentinel_seen: bool, timed_out: bool, cpu_used: float, cpu_limit: int, stderr: str
+    exit_code: int, sentinel_seen: bool, timed_out: bool, cpu_used: float, cpu_limit: int, stderr: str,
+    oom_killed: bool = False,
 ) -> str:
     """Classify a finished run; a pass needs both a clean exit and the sentinel."""
     if timed_out:
@@ -310,62 +436,12 @@ def _status(
     # SIGXCPU at the soft CPU limit; SIGKILL at the hard one if the program caught SIGXCPU.
     if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and cpu_used >= cpu_limit):
         return "timeout"
-    # A SIGKILL that was neither ours nor the CPU limit's is the kernel's OOM killer.
-    if exit_code == -signal.SIGKILL or (
+    # A SIGKILL that was neither ours nor the CPU limit's is the kernel's OOM killer when the kernel
+    # counted an OOM kill meanwhile; otherwise the program killed itself (a crash).
+    if (exit_code == -signal.SIGKILL and oom_killed) or (
         exit_code != 0 and any(marker in stderr for marker in _OUT_OF_MEMORY_MARKERS)
     ):
         return "memory"
     if exit_code < 0:
         return "crashed"
     return "failed"
-
-
-def _cpu_limit(limits: Limits) -> int:
-    return max(1, math.ceil(limits.cpu_seconds))
-
-
-def _rlimits(limits: Limits, memory_rlimit: int) -> list[tuple[int, int, int]]:
-    """(resource, soft, hard) for the child, computed in the parent so the forked child only calls setrlimit."""
-    cpu = _cpu_limit(limits)
-    memory = limits.memory_mb * 1024 * 1024
-    wanted = [
-        (resource.RLIMIT_CPU, cpu, cpu + 1),
-        (memory_rlimit, memory, memory),
-        (resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes),
-        (resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes),
-        (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES, _MAX_OPEN_FILES),
-        # SIGSEGV and SIGXCPU dump core by default; writing (or piping) cores is slow and fills disks.
-        (resource.RLIMIT_CORE, 0, 0),
-    ]
-    clamped = []
-    for which, soft, hard in wanted:
-        # Without privileges a hard limit can only be lowered; asking for more would fail the spawn.
-        _, current_hard = resource.getrlimit(which)
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-            soft = min(soft, hard)
-        clamped.append((which, soft, hard))
-    return clamped
-
-
-_PRLIMIT_NAMES = {
-    resource.RLIMIT_CPU: "cpu", resource.RLIMIT_AS: "as", resource.RLIMIT_DATA: "data",
-    resource.RLIMIT_NPROC: "nproc", resource.RLIMIT_FSIZE: "fsize", resource.RLIMIT_NOFILE: "nofile",
-    resource.RLIMIT_CORE: "core",
-}
-
-
-def _prlimit_args(rlimits: list[tuple[int, int, int]]) -> list[str]:
-    """util-linux `prlimit` arguments that set the limits on itself and then exec the program."""
-    args = [shutil.which("prlimit") or "/usr/bin/prlimit"]
-    for which, soft, hard in rlimits:
-        # soft == hard (CPU aside) so the program cannot raise them.
-        args.append(f"--{_PRLIMIT_NAMES[which]}={soft}:{hard}")
-    return [*args, "--"]
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already gone, or holds nothing we may signal

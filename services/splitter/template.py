@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-COMMENT_PREFIX = {"python": "# ", "javascript": "// ", "typescript": "// "}
+COMMENT_PREFIX = {"python": "# ", "javascript": "// ", "typescript": "// ", "tsx": "// "}
 _BOOKKEEPING = {"provider", "model", "analyzedAt", "confidence"}
 
 

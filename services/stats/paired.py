@@ -6,6 +6,7 @@ serialise to strict JSON: no NaN and no infinity is ever returned; where a quant
 or infinite the function returns ``None`` and its docstring says when.
 """
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ from scipy import stats
 _CONSTANT_RTOL = 1e-12
 
 
-def _paired_differences(control: Sequence[float], experiment: Sequence[float]) -> np.ndarray:
+def paired_differences(control: Sequence[float], experiment: Sequence[float]) -> np.ndarray:
     """Return ``experiment - control`` as floats, after checking the vectors can be paired."""
     control_arr = np.asarray(control, dtype=float)
     experiment_arr = np.asarray(experiment, dtype=float)
@@ -61,7 +62,7 @@ def paired_t_test(control: Sequence[float], experiment: Sequence[float]) -> dict
 
     Raises ``ValueError`` when the vectors differ in length, are empty or hold non-finite values.
     """
-    differences = _paired_differences(control, experiment)
+    differences = paired_differences(control, experiment)
     if not np.any(differences):
         return {"statistic": 0.0, "pValue": 1.0}
     if len(differences) < 2:
@@ -85,7 +86,7 @@ def cohens_dz(control: Sequence[float], experiment: Sequence[float]) -> float | 
 
     Raises ``ValueError`` when the vectors differ in length, are empty or hold non-finite values.
     """
-    differences = _paired_differences(control, experiment)
+    differences = paired_differences(control, experiment)
     if not np.any(differences):
         return 0.0
     if len(differences) < 2 or _is_constant(differences):
@@ -124,52 +125,47 @@ def mcnemar_exact(control_pass: Sequence[bool], experiment_pass: Sequence[bool])
     return {"b": b, "c": c, "pValue": float(min(1.0, p_value))}
 
 
-def compare(
-    control: Sequence[float],
-    experiment: Sequence[float],
-    binary: bool = False,
-    alpha: float = 0.05,
-) -> dict:
-    """Paired comparison of one metric between two arms, shaped as a ``results.json`` significance entry.
+def wilcoxon_signed_rank(control: Sequence[float], experiment: Sequence[float]) -> dict:
+    """Two-sided Wilcoxon signed-rank test of ``experiment - control`` against a median difference of 0.
 
-    Returns::
+    Zero differences are dropped (Wilcoxon's original treatment); W is the smaller of the positive
+    and negative rank sums; the p-value is exact for fewer than 50 non-zero differences without
+    ties and from the normal approximation otherwise (``scipy.stats.wilcoxon``'s "auto" method).
+    Returns ``{"statistic": W, "pValue": p}``; ``{"statistic": 0.0, "pValue": 1.0}`` when every
+    difference is zero (nothing to rank).
 
-        {"n", "meanControl", "meanExperiment", "difference" (= meanExperiment - meanControl),
-         "tTest": paired_t_test(...), "cohensD": cohens_dz(...),
-         "mcnemar": mcnemar_exact(...)   # only when binary
-         "significant": primary pValue < alpha}
-
-    The primary test is McNemar's exact test when ``binary`` (scores are per-problem pass/fail,
-    1.0 or 0.0) and the paired t-test otherwise.
-
-    Raises ``ValueError`` on length mismatch, empty or non-finite input, ``binary`` scores other
-    than 0 and 1, or ``alpha`` outside (0, 1).
+    Raises ``ValueError`` when the vectors differ in length, are empty or hold non-finite values.
     """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    differences = _paired_differences(control, experiment)
-    control_arr = np.asarray(control, dtype=float)
-    experiment_arr = np.asarray(experiment, dtype=float)
+    differences = paired_differences(control, experiment)
+    # Rounding noise must not turn equal scores into tiny ranked differences.
+    differences = np.where(np.abs(differences) <= _CONSTANT_RTOL, 0.0, differences)
+    if not np.any(differences):
+        return {"statistic": 0.0, "pValue": 1.0}
+    result = stats.wilcoxon(differences, zero_method="wilcox", alternative="two-sided")
+    return {"statistic": float(result.statistic), "pValue": float(min(1.0, result.pvalue))}
 
-    result: dict = {
-        "n": int(len(differences)),
-        "meanControl": float(np.mean(control_arr)),
-        "meanExperiment": float(np.mean(experiment_arr)),
-        "difference": float(np.mean(differences)),
-        "tTest": paired_t_test(control_arr, experiment_arr),
-        "cohensD": cohens_dz(control_arr, experiment_arr),
-    }
-    if binary:
-        for name, arr in (("control", control_arr), ("experiment", experiment_arr)):
-            bad = np.flatnonzero((arr != 0.0) & (arr != 1.0))
-            if bad.size:
-                raise ValueError(
-                    f"binary=True needs pass/fail scores of 0 or 1, but the {name} score at index "
-                    f"{bad[0]} is {arr[bad[0]]}"
-                )
-        result["mcnemar"] = mcnemar_exact(control_arr == 1.0, experiment_arr == 1.0)
-        primary_p = result["mcnemar"]["pValue"]
-    else:
-        primary_p = result["tTest"]["pValue"]
-    result["significant"] = bool(primary_p < alpha)
-    return result
+
+def hedges_g(control: Sequence[float], experiment: Sequence[float]) -> float | None:
+    """Hedges' g: the difference of the arms' means over their pooled standard deviation, bias-corrected.
+
+    With n problems per arm, s_c and s_e the arms' sample standard deviations (ddof=1)::
+
+        g = J * (mean_e - mean_c) / sqrt((s_c^2 + s_e^2) / 2),   J = 1 - 3 / (4 * 2n - 9)
+
+    (Borenstein 2009, as statsmodels' ``effectsize_smd``). Unlike d_z it is standardised by the
+    spread of the scores, not of the differences, so it reads on the scale of the metric's
+    variation across problems. Returns ``0.0`` when the means are equal, ``None`` when it is
+    undefined (n < 2, or no spread in either arm while the means differ).
+    """
+    differences = paired_differences(control, experiment)
+    control_arr, experiment_arr = np.asarray(control, dtype=float), np.asarray(experiment, dtype=float)
+    n = len(differences)
+    mean_difference = float(np.mean(experiment_arr) - np.mean(control_arr))
+    if abs(mean_difference) <= _CONSTANT_RTOL:
+        return 0.0
+    if n < 2:
+        return None
+    pooled = math.sqrt((np.var(control_arr, ddof=1) + np.var(experiment_arr, ddof=1)) / 2)
+    if pooled <= _CONSTANT_RTOL:
+        return None
+    return float((1 - 3 / (4 * 2 * n - 9)) * mean_difference / pooled)

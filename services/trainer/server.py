@@ -6,12 +6,36 @@ import json
 import threading
 
 import grpc
+from prometheus_client import Counter, Gauge
 
 from commentslab.v1 import trainer_pb2, trainer_pb2_grpc
 from services.common.artifacts import to_path, to_uri
 from services.common.config import config_from_dict
 from services.common.grpc_server import stream_worker
 from services.trainer.train import train_arm
+
+# The service's own figures, beside the request counts and latencies of grpc_server's interceptor.
+RUNNING = Gauge("commentslab_trainer_runs_in_progress", "Training runs in progress")
+STEP = Gauge("commentslab_trainer_step", "Current optimisation step", ["arm"])
+TOTAL_STEPS = Gauge("commentslab_trainer_total_steps", "Steps the current run will take", ["arm"])
+LOSS = Gauge("commentslab_trainer_loss", "Training loss of the last step", ["arm"])
+TOKENS_PER_SECOND = Gauge("commentslab_trainer_tokens_per_second", "Tokens/s of the last step", ["arm"])
+STEPS_DONE = Counter("commentslab_trainer_steps_total", "Optimisation steps done", ["arm"])
+
+
+def recording_steps(emit, arm: str):
+    """`emit`, with each progress event's figures recorded as Prometheus metrics on the way."""
+
+    def record(event):
+        p = event.progress
+        STEP.labels(arm).set(p.step)
+        TOTAL_STEPS.labels(arm).set(p.total_steps)
+        LOSS.labels(arm).set(p.loss)
+        TOKENS_PER_SECOND.labels(arm).set(p.tokens_per_second)
+        STEPS_DONE.labels(arm).inc()
+        emit(event)
+
+    return record
 
 
 class TrainerServicer(trainer_pb2_grpc.TrainerServicer):
@@ -23,13 +47,16 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServicer):
     def Train(self, request, context):
         if not self._busy.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "a training run is already in progress")
+        RUNNING.inc()
         try:
             yield from self._train(request, context)
         finally:
+            RUNNING.dec()
             self._busy.release()
 
     def _train(self, request, context):
         def work(emit):
+            emit = recording_steps(emit, request.arm)
             cfg = config_from_dict(json.loads(request.config_json or "{}"), source="TrainRequest.config_json")
             return train_arm(
                 to_path(request.dataset_uri), request.arm, to_path(request.out_uri), cfg, request.tracking_uri,

@@ -1,7 +1,7 @@
 """Browser-test fixtures: a dashboard served in a subprocess and Debian's headless Chromium.
 
-``start_dashboard(results_dir) -> base URL`` starts ``python -m dashboard`` on a free loopback
-port and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read
+``start_dashboard(results_dir, *extra_args) -> base URL`` starts ``python -m dashboard`` on a free
+loopback port (extra arguments such as ``--model-server`` passed on) and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read
 with ``driver.get_log("browser")``.
 """
 
@@ -32,7 +32,7 @@ def free_loopback_port() -> int:
 
 
 @contextlib.contextmanager
-def running_dashboard(results_dir: Path, startup_timeout: float = 60.0) -> Iterator[str]:
+def running_dashboard(results_dir: Path, *extra_args: str, startup_timeout: float = 60.0) -> Iterator[str]:
     """Run ``python -m dashboard --results results_dir`` on a free loopback port; yield its base URL.
 
     Waits until the page answers HTTP 200; raises ``RuntimeError`` with the server's output if it
@@ -44,7 +44,8 @@ def running_dashboard(results_dir: Path, startup_timeout: float = 60.0) -> Itera
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "--results", str(results_dir), "--port", str(port)],
+            [sys.executable, "-m", "dashboard", "--results", str(results_dir), "--port", str(port),
+             *extra_args],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -79,10 +80,10 @@ def running_dashboard(results_dir: Path, startup_timeout: float = 60.0) -> Itera
 
 
 @pytest.fixture
-def start_dashboard() -> Iterator[Callable[[Path], str]]:
-    """Factory fixture: ``start_dashboard(results_dir)`` serves that folder and returns the base URL."""
+def start_dashboard() -> Iterator[Callable[..., str]]:
+    """Factory fixture: ``start_dashboard(results_dir, *extra_args)`` serves that folder and returns the base URL."""
     with contextlib.ExitStack() as stack:
-        yield lambda results_dir: stack.enter_context(running_dashboard(Path(results_dir)))
+        yield lambda results_dir, *extra_args: stack.enter_context(running_dashboard(Path(results_dir), *extra_args))
 
 
 @pytest.fixture

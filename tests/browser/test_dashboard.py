@@ -10,7 +10,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard.app import ResultsError, headline_rows, load_results, verdict
-from services.stats.paired import compare
+from services.stats.compare import compare
 
 COMMIT = "3f9c2a7e1b4d8c6f0a2e5b7d9c1f3a5e7b9d2c4f"
 
@@ -146,30 +146,31 @@ def _severe_console_entries(driver) -> list[dict]:
 @pytest.mark.browser
 def test_headline_table_verdict_and_loss_curves_render(chrome, start_dashboard, sample_results_dir):
     results = json.loads((sample_results_dir / "results.json").read_text())
-    chrome.get(start_dashboard(sample_results_dir))
+    base = start_dashboard(sample_results_dir)
+    chrome.get(base)
     wait = WebDriverWait(chrome, 30)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#headline-table tbody tr")))
-    for arm in ("control", "experiment"):
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#loss-{arm} .js-plotly-plot")))
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#loss-{arm} .scatterlayer .trace")))
 
     rows = {}
     for tr in chrome.find_elements(By.CSS_SELECTOR, "#headline-table tbody tr"):
         cells = [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
         rows[cells[0]] = cells[1:]
     assert list(rows) == ["pass@1", "exact_match", "ast_match", "semantic_similarity"]
-    # control, experiment, improvement, primary test, p-value, significant
-    assert rows["pass@1"] == ["0.125", "0.250", "+0.125", "McNemar exact", "1.000", "no"]
-    assert rows["exact_match"] == ["0.000", "0.125", "+0.125", "McNemar exact", "1.000", "no"]
+    # control, experiment, difference, interval, primary test, p-value, Holm p, significant
+    assert rows["pass@1"] == ["0.125", "0.250", "+0.125", "—", "McNemar exact", "1.000", "—", "no"]
+    assert rows["exact_match"] == ["0.000", "0.125", "+0.125", "—", "McNemar exact", "1.000", "—", "no"]
     t_p = results["significance"]["semantic_similarity"]["tTest"]["pValue"]
     assert 0.05 < t_p < 1.0
-    assert rows["semantic_similarity"] == ["0.450", "0.520", "+0.070", "paired t-test", f"{t_p:.3f}", "no"]
+    assert rows["semantic_similarity"] == ["0.450", "0.520", "+0.070", "—", "paired t-test", f"{t_p:.3f}", "—", "no"]
 
     assert "no significant difference" in chrome.find_element(By.ID, "verdict").text.lower()
     provenance = chrome.find_element(By.ID, "provenance").text
     assert "smoke" in provenance and COMMIT[:12] in provenance and "2025-11-24T22:40:05" in provenance
 
-    # Each graph plots its arm's 30 logged steps.
+    # The Training view plots each arm's 30 logged steps.
+    chrome.find_element(By.ID, "nav-training").click()
+    for arm in ("control", "experiment"):
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#loss-{arm} .scatterlayer .trace")))
     points = chrome.execute_script(
         "return ['loss-control', 'loss-experiment'].map("
         "id => document.querySelector('#' + id + ' .js-plotly-plot').data[0].y.length)"

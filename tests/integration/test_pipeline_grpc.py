@@ -31,7 +31,7 @@ def test_results_have_the_designed_shape(smoke_run):
     results = json.loads((smoke_run / "results.json").read_text())
     assert results["schemaVersion"] == 1
     assert results["arms"] == ["control", "experiment"]
-    assert set(results["metrics"]) == {"pass@1", "exact_match", "ast_match", "semantic_similarity"}
+    assert set(results["metrics"]) == {"pass@1", "exact_match", "ast_match", "semantic_similarity", "codebleu"}
     for metric in results["metrics"]:
         for arm in ("control", "experiment"):
             assert 0.0 <= results[arm][metric] <= 1.0

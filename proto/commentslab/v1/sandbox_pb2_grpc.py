@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class SandboxStub:
-    """Runs untrusted programs in their own process with time, memory and output limits.
+    """Runs untrusted programs in a bubblewrap sandbox with CPU-time, memory, process, file and output limits.
     """
 
     def __init__(self, channel):
@@ -48,7 +48,7 @@ class SandboxStub:
 
 
 class SandboxServicer:
-    """Runs untrusted programs in their own process with time, memory and output limits.
+    """Runs untrusted programs in a bubblewrap sandbox with CPU-time, memory, process, file and output limits.
     """
 
     def Execute(self, request, context):
@@ -85,7 +85,7 @@ def add_SandboxServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Sandbox:
-    """Runs untrusted programs in their own process with time, memory and output limits.
+    """Runs untrusted programs in a bubblewrap sandbox with CPU-time, memory, process, file and output limits.
     """
 
     @staticmethod

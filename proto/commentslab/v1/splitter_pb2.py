@@ -25,19 +25,21 @@ _sym_db = _symbol_database.Default()
 from commentslab.v1 import common_pb2 as commentslab_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ommentslab/v1/splitter.proto\x12\x0e\x63ommentslab.v1\x1a\x1b\x63ommentslab/v1/common.proto\"w\n\x0cSplitRequest\x12\x13\n\x0brecords_uri\x18\x01 \x01(\t\x12\x0f\n\x07out_uri\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x03\x12\x0e\n\x06ratios\x18\x04 \x03(\x01\x12\x0c\n\x04\x61rms\x18\x05 \x03(\t\x12\x15\n\rtest_metadata\x18\x06 \x01(\t\"6\n\nSplitCount\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x03\"\x8c\x01\n\x0bSplitResult\x12\x14\n\x0c\x64\x61tasets_uri\x18\x01 \x01(\t\x12*\n\x06\x63ounts\x18\x02 \x03(\x0b\x32\x1a.commentslab.v1.SplitCount\x12\'\n\x07rejects\x18\x03 \x03(\x0b\x32\x16.commentslab.v1.Reject\x12\x12\n\nreport_uri\x18\x04 \x01(\t2N\n\x08Splitter\x12\x42\n\x05Split\x12\x1c.commentslab.v1.SplitRequest\x1a\x1b.commentslab.v1.SplitResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ommentslab/v1/splitter.proto\x12\x0e\x63ommentslab.v1\x1a\x1b\x63ommentslab/v1/common.proto\"\xe3\x01\n\x0cSplitRequest\x12\x13\n\x0brecords_uri\x18\x01 \x01(\t\x12\x0f\n\x07out_uri\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x03\x12\x0e\n\x06ratios\x18\x04 \x03(\x01\x12\x0c\n\x04\x61rms\x18\x05 \x03(\t\x12\x15\n\rtest_metadata\x18\x06 \x01(\t\x12\r\n\x05\x66olds\x18\x07 \x01(\x05\x12\x10\n\x08group_by\x18\x08 \x01(\t\x12 \n\x18near_duplicate_threshold\x18\t \x01(\x01\x12\x14\n\x0creview_queue\x18\n \x01(\t\x12\x11\n\tarms_file\x18\x0b \x01(\t\"6\n\nSplitCount\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x03\"\xdb\x01\n\x0bSplitResult\x12\x14\n\x0c\x64\x61tasets_uri\x18\x01 \x01(\t\x12*\n\x06\x63ounts\x18\x02 \x03(\x0b\x32\x1a.commentslab.v1.SplitCount\x12\'\n\x07rejects\x18\x03 \x03(\x0b\x32\x16.commentslab.v1.Reject\x12\x12\n\nreport_uri\x18\x04 \x01(\t\x12\x1d\n\x15leakage_checks_passed\x18\x05 \x01(\x08\x12\x1f\n\x17near_duplicates_removed\x18\x06 \x01(\x03\x12\r\n\x05\x66olds\x18\x07 \x01(\x05\"r\n\nSplitEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.commentslab.v1.ProgressH\x00\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.commentslab.v1.SplitResultH\x00\x42\x07\n\x05\x65vent2O\n\x08Splitter\x12\x43\n\x05Split\x12\x1c.commentslab.v1.SplitRequest\x1a\x1a.commentslab.v1.SplitEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'commentslab.v1.splitter_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPLITREQUEST']._serialized_start=78
-  _globals['_SPLITREQUEST']._serialized_end=197
-  _globals['_SPLITCOUNT']._serialized_start=199
-  _globals['_SPLITCOUNT']._serialized_end=253
-  _globals['_SPLITRESULT']._serialized_start=256
-  _globals['_SPLITRESULT']._serialized_end=396
-  _globals['_SPLITTER']._serialized_start=398
-  _globals['_SPLITTER']._serialized_end=476
+  _globals['_SPLITREQUEST']._serialized_start=79
+  _globals['_SPLITREQUEST']._serialized_end=306
+  _globals['_SPLITCOUNT']._serialized_start=308
+  _globals['_SPLITCOUNT']._serialized_end=362
+  _globals['_SPLITRESULT']._serialized_start=365
+  _globals['_SPLITRESULT']._serialized_end=584
+  _globals['_SPLITEVENT']._serialized_start=586
+  _globals['_SPLITEVENT']._serialized_end=700
+  _globals['_SPLITTER']._serialized_start=702
+  _globals['_SPLITTER']._serialized_end=781
 # @@protoc_insertion_point(module_scope)

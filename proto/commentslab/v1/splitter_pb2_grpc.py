@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class SplitterStub:
-    """Validates records, splits them by source file, and builds one dataset per arm.
+    """Validates records, splits them by source file (or K folds), and builds one dataset per arm, streaming progress.
     """
 
     def __init__(self, channel):
@@ -35,15 +35,15 @@ class SplitterStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Split = channel.unary_unary(
+        self.Split = channel.unary_stream(
                 '/commentslab.v1.Splitter/Split',
                 request_serializer=commentslab_dot_v1_dot_splitter__pb2.SplitRequest.SerializeToString,
-                response_deserializer=commentslab_dot_v1_dot_splitter__pb2.SplitResult.FromString,
+                response_deserializer=commentslab_dot_v1_dot_splitter__pb2.SplitEvent.FromString,
                 _registered_method=True)
 
 
 class SplitterServicer:
-    """Validates records, splits them by source file, and builds one dataset per arm.
+    """Validates records, splits them by source file (or K folds), and builds one dataset per arm, streaming progress.
     """
 
     def Split(self, request, context):
@@ -55,10 +55,10 @@ class SplitterServicer:
 
 def add_SplitterServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Split': grpc.unary_unary_rpc_method_handler(
+            'Split': grpc.unary_stream_rpc_method_handler(
                     servicer.Split,
                     request_deserializer=commentslab_dot_v1_dot_splitter__pb2.SplitRequest.FromString,
-                    response_serializer=commentslab_dot_v1_dot_splitter__pb2.SplitResult.SerializeToString,
+                    response_serializer=commentslab_dot_v1_dot_splitter__pb2.SplitEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -69,7 +69,7 @@ def add_SplitterServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Splitter:
-    """Validates records, splits them by source file, and builds one dataset per arm.
+    """Validates records, splits them by source file (or K folds), and builds one dataset per arm, streaming progress.
     """
 
     @staticmethod
@@ -83,12 +83,12 @@ class Splitter:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/commentslab.v1.Splitter/Split',
             commentslab_dot_v1_dot_splitter__pb2.SplitRequest.SerializeToString,
-            commentslab_dot_v1_dot_splitter__pb2.SplitResult.FromString,
+            commentslab_dot_v1_dot_splitter__pb2.SplitEvent.FromString,
             options,
             channel_credentials,
             insecure,

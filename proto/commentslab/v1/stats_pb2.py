@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63ommentslab/v1/stats.proto\x12\x0e\x63ommentslab.v1\"d\n\x0e\x43ompareRequest\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontrol\x18\x02 \x03(\x01\x12\x12\n\nexperiment\x18\x03 \x03(\x01\x12\x0e\n\x06\x62inary\x18\x04 \x01(\x08\x12\r\n\x05\x61lpha\x18\x05 \x01(\x01\"0\n\nTestResult\x12\x11\n\tstatistic\x18\x01 \x01(\x01\x12\x0f\n\x07p_value\x18\x02 \x01(\x01\"6\n\rMcNemarResult\x12\t\n\x01\x62\x18\x01 \x01(\x03\x12\t\n\x01\x63\x18\x02 \x01(\x03\x12\x0f\n\x07p_value\x18\x03 \x01(\x01\"\x82\x02\n\rCompareResult\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\t\n\x01n\x18\x02 \x01(\x03\x12\x14\n\x0cmean_control\x18\x03 \x01(\x01\x12\x17\n\x0fmean_experiment\x18\x04 \x01(\x01\x12\x12\n\ndifference\x18\x05 \x01(\x01\x12*\n\x06t_test\x18\x06 \x01(\x0b\x32\x1a.commentslab.v1.TestResult\x12\x15\n\x08\x63ohens_d\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12.\n\x07mcnemar\x18\x08 \x01(\x0b\x32\x1d.commentslab.v1.McNemarResult\x12\x13\n\x0bsignificant\x18\t \x01(\x08\x42\x0b\n\t_cohens_d2Q\n\x05Stats\x12H\n\x07\x43ompare\x12\x1e.commentslab.v1.CompareRequest\x1a\x1d.commentslab.v1.CompareResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63ommentslab/v1/stats.proto\x12\x0e\x63ommentslab.v1\"\x8b\x01\n\x0e\x43ompareRequest\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontrol\x18\x02 \x03(\x01\x12\x12\n\nexperiment\x18\x03 \x03(\x01\x12\x0e\n\x06\x62inary\x18\x04 \x01(\x08\x12\r\n\x05\x61lpha\x18\x05 \x01(\x01\x12\r\n\x05seeds\x18\x06 \x01(\x05\x12\x16\n\x0e\x62ootstrap_seed\x18\x07 \x01(\x04\"0\n\nTestResult\x12\x11\n\tstatistic\x18\x01 \x01(\x01\x12\x0f\n\x07p_value\x18\x02 \x01(\x01\"6\n\rMcNemarResult\x12\t\n\x01\x62\x18\x01 \x01(\x03\x12\t\n\x01\x63\x18\x02 \x01(\x03\x12\x0f\n\x07p_value\x18\x03 \x01(\x01\"\x9b\x02\n\rCompareResult\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\t\n\x01n\x18\x02 \x01(\x03\x12\x14\n\x0cmean_control\x18\x03 \x01(\x01\x12\x17\n\x0fmean_experiment\x18\x04 \x01(\x01\x12\x12\n\ndifference\x18\x05 \x01(\x01\x12*\n\x06t_test\x18\x06 \x01(\x0b\x32\x1a.commentslab.v1.TestResult\x12\x15\n\x08\x63ohens_d\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12.\n\x07mcnemar\x18\x08 \x01(\x0b\x32\x1d.commentslab.v1.McNemarResult\x12\x13\n\x0bsignificant\x18\t \x01(\x08\x12\x17\n\x0f\x63omparison_json\x18\n \x01(\tB\x0b\n\t_cohens_d2Q\n\x05Stats\x12H\n\x07\x43ompare\x12\x1e.commentslab.v1.CompareRequest\x1a\x1d.commentslab.v1.CompareResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'commentslab.v1.stats_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMPAREREQUEST']._serialized_start=46
-  _globals['_COMPAREREQUEST']._serialized_end=146
-  _globals['_TESTRESULT']._serialized_start=148
-  _globals['_TESTRESULT']._serialized_end=196
-  _globals['_MCNEMARRESULT']._serialized_start=198
-  _globals['_MCNEMARRESULT']._serialized_end=252
-  _globals['_COMPARERESULT']._serialized_start=255
-  _globals['_COMPARERESULT']._serialized_end=513
-  _globals['_STATS']._serialized_start=515
-  _globals['_STATS']._serialized_end=596
+  _globals['_COMPAREREQUEST']._serialized_start=47
+  _globals['_COMPAREREQUEST']._serialized_end=186
+  _globals['_TESTRESULT']._serialized_start=188
+  _globals['_TESTRESULT']._serialized_end=236
+  _globals['_MCNEMARRESULT']._serialized_start=238
+  _globals['_MCNEMARRESULT']._serialized_end=292
+  _globals['_COMPARERESULT']._serialized_start=295
+  _globals['_COMPARERESULT']._serialized_end=578
+  _globals['_STATS']._serialized_start=580
+  _globals['_STATS']._serialized_end=661
 # @@protoc_insertion_point(module_scope)

@@ -7,18 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CompareRequest(_message.Message):
-    __slots__ = ("metric", "control", "experiment", "binary", "alpha")
+    __slots__ = ("metric", "control", "experiment", "binary", "alpha", "seeds", "bootstrap_seed")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     CONTROL_FIELD_NUMBER: _ClassVar[int]
     EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
     BINARY_FIELD_NUMBER: _ClassVar[int]
     ALPHA_FIELD_NUMBER: _ClassVar[int]
+    SEEDS_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_SEED_FIELD_NUMBER: _ClassVar[int]
     metric: str
     control: _containers.RepeatedScalarFieldContainer[float]
     experiment: _containers.RepeatedScalarFieldContainer[float]
     binary: bool
     alpha: float
-    def __init__(self, metric: _Optional[str] = ..., control: _Optional[_Iterable[float]] = ..., experiment: _Optional[_Iterable[float]] = ..., binary: _Optional[bool] = ..., alpha: _Optional[float] = ...) -> None: ...
+    seeds: int
+    bootstrap_seed: int
+    def __init__(self, metric: _Optional[str] = ..., control: _Optional[_Iterable[float]] = ..., experiment: _Optional[_Iterable[float]] = ..., binary: _Optional[bool] = ..., alpha: _Optional[float] = ..., seeds: _Optional[int] = ..., bootstrap_seed: _Optional[int] = ...) -> None: ...
 
 class TestResult(_message.Message):
     __slots__ = ("statistic", "p_value")
@@ -39,7 +43,7 @@ class McNemarResult(_message.Message):
     def __init__(self, b: _Optional[int] = ..., c: _Optional[int] = ..., p_value: _Optional[float] = ...) -> None: ...
 
 class CompareResult(_message.Message):
-    __slots__ = ("metric", "n", "mean_control", "mean_experiment", "difference", "t_test", "cohens_d", "mcnemar", "significant")
+    __slots__ = ("metric", "n", "mean_control", "mean_experiment", "difference", "t_test", "cohens_d", "mcnemar", "significant", "comparison_json")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     N_FIELD_NUMBER: _ClassVar[int]
     MEAN_CONTROL_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +53,7 @@ class CompareResult(_message.Message):
     COHENS_D_FIELD_NUMBER: _ClassVar[int]
     MCNEMAR_FIELD_NUMBER: _ClassVar[int]
     SIGNIFICANT_FIELD_NUMBER: _ClassVar[int]
+    COMPARISON_JSON_FIELD_NUMBER: _ClassVar[int]
     metric: str
     n: int
     mean_control: float
@@ -58,4 +63,5 @@ class CompareResult(_message.Message):
     cohens_d: float
     mcnemar: McNemarResult
     significant: bool
-    def __init__(self, metric: _Optional[str] = ..., n: _Optional[int] = ..., mean_control: _Optional[float] = ..., mean_experiment: _Optional[float] = ..., difference: _Optional[float] = ..., t_test: _Optional[_Union[TestResult, _Mapping]] = ..., cohens_d: _Optional[float] = ..., mcnemar: _Optional[_Union[McNemarResult, _Mapping]] = ..., significant: _Optional[bool] = ...) -> None: ...
+    comparison_json: str
+    def __init__(self, metric: _Optional[str] = ..., n: _Optional[int] = ..., mean_control: _Optional[float] = ..., mean_experiment: _Optional[float] = ..., difference: _Optional[float] = ..., t_test: _Optional[_Union[TestResult, _Mapping]] = ..., cohens_d: _Optional[float] = ..., mcnemar: _Optional[_Union[McNemarResult, _Mapping]] = ..., significant: _Optional[bool] = ..., comparison_json: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,107 @@
+"""The dashboard's only way to the back end: the public gateway's HTTP API (services/gateway)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+
+class GatewayError(Exception):
+    """The gateway refused or could not be reached; the message is the gateway's own sentence."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
+
+
+class GatewayClient:
+    """Calls the gateway at ``base_url`` (e.g. ``http://127.0.0.1:8060``)."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(self, method: str, path: str, token: str | None = None, **kwargs) -> Any:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["X-Reviewer-Token"] = token
+        try:
+            reply = self.session.request(method, self.base_url + path, headers=headers, timeout=self.timeout,
+                                         **kwargs)
+        except requests.RequestException as exc:
+            raise GatewayError(f"the gateway at {self.base_url} cannot be reached ({exc.__class__.__name__}); "
+                               "is it running?") from exc
+        if reply.status_code >= 400:
+            try:
+                detail = reply.json().get("detail")
+            except ValueError:
+                detail = reply.text
+            if not isinstance(detail, str):  # FastAPI's validation errors are a list of problems
+                detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
+            raise GatewayError(detail, reply.status_code)
+        return reply.json()
+
+    def results(self) -> dict:
+        """The run's results.json, without per-problem rows."""
+        return self._call("GET", "/api/results")
+
+    def problems(self, disagree_only: bool = False, limit: int = 200) -> dict:
+        """Per-problem rows with their metadata (``{"total", "arms", "problems"}``)."""
+        return self._call("GET", "/api/problems", params={"disagreeOnly": str(disagree_only).lower(), "limit": limit})
+
+    def training(self) -> dict[str, list[dict]]:
+        """Each arm's training history."""
+        return self._call("GET", "/api/training")
+
+    def generate(self, prompt: str, metadata: str | None, max_new_tokens: int,
+                 visitor: str | None = None) -> Iterator[dict]:
+        """Stream the playground's per-arm results; ``visitor`` is relayed so the daily limit counts per visitor."""
+        headers = {"X-Forwarded-For": visitor} if visitor else {}
+        try:
+            reply = self.session.post(self.base_url + "/api/generate", json={
+                "prompt": prompt, "metadata": metadata or None, "maxNewTokens": max_new_tokens},
+                headers=headers, stream=True, timeout=300)
+        except requests.RequestException as exc:
+            raise GatewayError(f"the gateway at {self.base_url} cannot be reached; is it running?") from exc
+        with reply:
+            if reply.status_code >= 400:
+                try:
+                    detail = reply.json().get("detail")
+                except ValueError:
+                    detail = reply.text
+                if not isinstance(detail, str):
+                    detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
+                raise GatewayError(detail, reply.status_code)
+            for line in reply.iter_lines():
+                if line:
+                    yield json.loads(line)
+
+    def register(self, name: str) -> dict:
+        """Register a reviewer: ``{"reviewerId", "token"}``."""
+        return self._call("POST", "/api/reviewers", json={"name": name})
+
+    def next_pair(self, token: str) -> dict:
+        """The next blind pair for the reviewer with ``token``."""
+        return self._call("GET", "/api/pairs/next", token=token)
+
+    def vote(self, token: str, pair_id: str, choice: str) -> dict:
+        """Record a vote; the reply reveals the arms."""
+        return self._call("POST", "/api/votes", token=token, json={"pairId": pair_id, "choice": choice})
+
+    def vote_summary(self) -> dict:
+        """The human-evaluation statistics."""
+        return self._call("GET", "/api/votes/summary")
+
+    def review_items(self, status: str | None = None) -> list[dict]:
+        """The review queue's items."""
+        return self._call("GET", "/api/review", params={"status": status} if status else None)
+
+    def review_decide(self, token: str, record_id: str, accept: bool, reason: str = "") -> dict:
+        """Accept, or reject with ``reason``, one flagged record."""
+        if accept:
+            return self._call("POST", f"/api/review/{record_id}/accept", token=token)
+        return self._call("POST", f"/api/review/{record_id}/reject", token=token, json={"reason": reason})

@@ -1,0 +1,139 @@
+"""The Overview's content from results.json: per-metric rows, a plain-language verdict, the provenance line.
+
+Handles results from every pipeline version: the interval (``bootstrap``), the corrected p-value
+(``pHolm``), the primary test's name and the run's own ``verdict`` are shown when present.
+"""
+
+from __future__ import annotations
+
+import math
+
+MISSING = "—"
+
+
+def number(value: object, spec: str) -> str:
+    """``value`` formatted with ``spec``, or "—" when it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return MISSING
+    return format(value, spec)
+
+
+def p_text(value: object) -> str:
+    """A p-value to three decimals, "< 0.001" below that, "—" when unknown."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 0.001:
+        return "< 0.001"
+    return number(value, ".3f")
+
+
+def shown_arms(results: dict) -> list[str]:
+    """The arms with scores, in display order: control, placebo (when present), experiment."""
+    arms = [arm for arm in ("control", "placebo", "experiment") if isinstance(results.get(arm), dict)]
+    return arms
+
+
+def primary_test(significance: dict) -> tuple[str, float | None]:
+    """The primary test's name and p-value for one metric: as recorded, else McNemar, else the paired t-test."""
+    if significance.get("primaryTest") and isinstance(significance.get("pValue"), int | float):
+        return significance["primaryTest"], significance["pValue"]
+    if "mcnemar" in significance:
+        return "McNemar exact", significance["mcnemar"].get("pValue")
+    if "tTest" in significance:
+        return "paired t-test", significance["tTest"].get("pValue")
+    return MISSING, significance.get("pValue")
+
+
+def absolute_improvement(results: dict, metric: str) -> float | None:
+    """experiment - control for one metric: ``improvement[metric].absolute``, else computed; None if unknown."""
+    absolute = ((results.get("improvement") or {}).get(metric) or {}).get("absolute")
+    if isinstance(absolute, int | float):
+        return float(absolute)
+    control, experiment = results["control"].get(metric), results["experiment"].get(metric)
+    if isinstance(control, int | float) and isinstance(experiment, int | float):
+        return float(experiment - control)
+    return None
+
+
+def interval_text(significance: dict) -> str:
+    """The difference's 95% interval as "[low, high]" (``bootstrap`` or ``interval``), "—" when not computed."""
+    interval = significance.get("bootstrap") or significance.get("interval") or {}
+    low, high = interval.get("low"), interval.get("high")
+    if number(low, "+.3f") == MISSING or number(high, "+.3f") == MISSING:
+        return MISSING
+    return f"[{low:+.3f}, {high:+.3f}]"
+
+
+def headline_rows(results: dict) -> list[dict[str, str]]:
+    """One display row per metric: each arm's score, the difference (experiment - control), its 95%
+    interval, the primary test and its p-value, the Holm-corrected p-value, and whether it is significant.
+
+    Scores are shown to three decimals, the difference signed, p-values below 0.001 as "< 0.001";
+    a missing value is shown as "—".
+    """
+    rows = []
+    for metric in results["metrics"]:
+        significance = (results.get("significance") or {}).get(metric) or {}
+        test, p_value = primary_test(significance)
+        significant = significance.get("significant")
+        row = {"metric": metric}
+        for arm in shown_arms(results):
+            row[arm] = number(results[arm].get(metric), ".3f")
+        row.update({
+            "improvement": number(absolute_improvement(results, metric), "+.3f"),
+            "interval": interval_text(significance),
+            "test": test,
+            "pValue": p_text(p_value),
+            "pHolm": p_text(significance.get("pHolm")),
+            "significant": MISSING if significant is None else ("yes" if significant else "no"),
+        })
+        rows.append(row)
+    return rows
+
+
+def columns(results: dict) -> list[tuple[str, str]]:
+    """(row key, column title) for the headline table, with a placebo column only when there is a placebo arm."""
+    arms = [(arm, arm.capitalize()) for arm in shown_arms(results)]
+    return [("metric", "Metric"), *arms, ("improvement", "Difference (exp. − control)"),
+            ("interval", "95% interval"), ("test", "Primary test"), ("pValue", "p-value"),
+            ("pHolm", "Holm-corrected p"), ("significant", "Significant")]
+
+
+def verdict(results: dict) -> str:
+    """A plain sentence: the run's own verdict when recorded, else which metrics differ significantly, if any."""
+    if isinstance(results.get("verdict"), str) and results["verdict"]:
+        return results["verdict"]
+    better, worse, different = [], [], []
+    for metric, row in zip(results["metrics"], headline_rows(results), strict=True):
+        if row["significant"] != "yes":
+            continue
+        shown_p = row["pHolm"] if row["pHolm"] != MISSING else row["pValue"]
+        label = f"{metric} (p {shown_p if shown_p.startswith('<') else '= ' + shown_p})"
+        difference = absolute_improvement(results, metric)
+        if difference is not None and difference > 0:
+            better.append(label)
+        elif difference is not None and difference < 0:
+            worse.append(label)
+        else:
+            different.append(label)
+    n = next((s.get("n") for s in (results.get("significance") or {}).values() if isinstance(s, dict) and "n" in s),
+             None)
+    on_n = f" on {n} test problems" if n else ""
+    if not better and not worse and not different:
+        return f"There is no significant difference between the experiment and control arms on any metric{on_n}."
+    parts = []
+    if better:
+        parts.append(f"significantly better than control on {', '.join(better)}")
+    if worse:
+        parts.append(f"significantly worse than control on {', '.join(worse)}")
+    if different:
+        parts.append(f"significantly different from control on {', '.join(different)}")
+    return f"The experiment arm is {' and '.join(parts)}{on_n}."
+
+
+def provenance_line(results: dict) -> str:
+    """Profile, commit, creation time, scenario and machine of the run, on one line."""
+    provenance = results.get("provenance") or {}
+    commit = str(provenance.get("commit") or "unknown")
+    machine = provenance.get("machine") or {}
+    where = f" · {machine.get('cpus')} CPUs, torch {machine.get('torch')}" if machine else ""
+    return (f"Profile {provenance.get('profile', 'unknown')} · commit {commit[:12]} · "
+            f"created {provenance.get('createdAt', 'unknown')} · scenario {results.get('scenario', 'unknown')}{where}")

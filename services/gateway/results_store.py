@@ -1,0 +1,125 @@
+"""Reading a run folder's ``results.json`` (docs/CONTRACTS.md) for the gateway, with errors that say how to fix it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS_FILE = "results.json"
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schemaVersion", "metrics", "control", "experiment", "significance", "training", "provenance")
+# The committed reference results, shown by default when they exist (see default_results_dir).
+REFERENCE_DIR = Path("results") / "reference"
+
+
+class ResultsError(Exception):
+    """A run folder's results cannot be shown; the message says what is missing and how to produce it."""
+
+
+def _how_to_produce(results_dir: Path) -> str:
+    return f"Produce it with `commentslab run --profile smoke --out {results_dir}`."
+
+
+def load_results(results_dir: Path) -> dict:
+    """Read and check ``<results_dir>/results.json``.
+
+    Raises ``ResultsError`` naming the missing folder, file, or field (and the command that
+    produces results) when the folder or file is missing, is not valid JSON, has another schema
+    version, or lacks a field the dashboard shows.
+    """
+    results_dir = Path(results_dir)
+    path = results_dir / RESULTS_FILE
+    if not results_dir.is_dir():
+        raise ResultsError(f"The results folder {results_dir} does not exist. {_how_to_produce(results_dir)}")
+    if not path.is_file():
+        raise ResultsError(
+            f"The results folder {results_dir} has no {RESULTS_FILE}; the run may not have finished. "
+            f"{_how_to_produce(results_dir)}"
+        )
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path} is not valid UTF-8 JSON ({error}). {_how_to_produce(results_dir)}") from error
+    if not isinstance(results, dict):
+        raise ResultsError(f"{path} must hold a JSON object, not {type(results).__name__}.")
+    missing = [key for key in REQUIRED_KEYS if key not in results]
+    if missing:
+        raise ResultsError(
+            f"{path} lacks the field(s) {', '.join(missing)} required by docs/CONTRACTS.md. "
+            f"{_how_to_produce(results_dir)}"
+        )
+    if results["schemaVersion"] != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path} has schemaVersion {results['schemaVersion']!r}; this dashboard reads version {SCHEMA_VERSION}."
+        )
+    if not isinstance(results["metrics"], list) or not results["metrics"]:
+        raise ResultsError(f"{path}: the run compared no metric (empty `metrics`); the run may have had no test "
+                           f"problems. {_how_to_produce(results_dir)}")
+    for arm in results.get("arms", ["control", "experiment"]):
+        if not isinstance(results.get(arm), dict):
+            raise ResultsError(f"{path}: the arm {arm!r} is listed in `arms` but has no scores.")
+        absent = [metric for metric in results["metrics"] if metric not in results[arm]]
+        if absent:
+            raise ResultsError(f"{path}: the {arm} arm has no value for metric(s) {', '.join(absent)}.")
+    return results
+
+
+def default_results_dir(root: Path) -> Path:
+    """The committed reference results under ``root`` when they exist, else the newest run in ``root/runs``
+    that has a results.json, else ``root/runs/demo`` (whose absence the dashboard then explains)."""
+    reference = root / REFERENCE_DIR
+    if (reference / RESULTS_FILE).is_file():
+        return reference
+    written = sorted((root / "runs").glob(f"*/{RESULTS_FILE}"), key=lambda p: p.stat().st_mtime)
+    return written[-1].parent if written else root / "runs" / "demo"
+
+
+def problem_arms(results: dict) -> list[str]:
+    """The arms that have per-problem rows (control, experiment and placebo when present)."""
+    return [arm for arm in results.get("arms", ["control", "experiment"])
+            if any(isinstance(p.get(arm), dict) for p in results.get("problems", []))]
+
+
+def disagrees(problem: dict, arms: list[str]) -> bool:
+    """Whether the arms' pass/fail outcomes differ on this problem (any sample's pass status)."""
+    outcomes = {tuple((problem.get(arm) or {}).get("passed", [])) for arm in arms}
+    return len(outcomes) > 1
+
+
+def split_metadata(results_dir: Path) -> dict[str, dict]:
+    """Record id -> its ``.comments`` metadata, from the run's experiment test split (empty when absent).
+
+    Problem rows in results.json do not carry the metadata; the split that produced them does.
+    """
+    path = Path(results_dir) / "split" / "datasets" / "experiment" / "test.jsonl"
+    out: dict[str, dict] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn line in a split being written; the row shows without hints
+        if isinstance(row, dict) and isinstance(row.get("metadata"), dict):
+            out[str(row.get("id"))] = row["metadata"]
+    return out
+
+
+def training_histories(results_dir: Path, results: dict | None) -> dict[str, list[dict]]:
+    """Each arm's logged training steps: from results.json when the run finished, else from the
+    trainer's ``train/<arm>/history.json`` as it is written (so a run in progress shows live)."""
+    histories: dict[str, list[dict]] = {}
+    for arm, entry in ((results or {}).get("training") or {}).items():
+        if isinstance(entry, dict) and isinstance(entry.get("history"), list):
+            histories[arm] = entry["history"]
+    for path in sorted(Path(results_dir).glob("train/*/history.json")):
+        arm = path.parent.name
+        if arm in histories:
+            continue
+        try:
+            history = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # being rewritten right now; the next refresh reads it
+        if isinstance(history, list):
+            histories[arm] = history
+    return histories

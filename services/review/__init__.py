@@ -1,0 +1,1 @@
+"""commentslab review queue: records a check failed or flagged, waiting for a person's decision."""

@@ -1,0 +1,72 @@
+"""The review queue: flagged records persist, people decide from the CLI, the next split applies the decisions."""
+
+import json
+
+import pytest
+
+from services.cli import main
+from services.common.artifacts import read_jsonl
+from services.common.errors import InputError
+from services.corpus.humaneval import LICENSE_TEXT
+from services.review.queue import ReviewQueue
+
+
+def test_decisions_survive_a_restart_and_a_re_flag_keeps_them(tmp_path):
+    path = tmp_path / "q.sqlite"
+    queue = ReviewQueue(path)
+    queue.flag([("r1", "a.py", ["lint error"]), ("r2", "b.py", ["secret removed"]), ("r3", "c.py", ["x"])])
+    queue.accept("r1")
+    queue.reject("r2", "leaks a customer name")
+    again = ReviewQueue(path)  # a new process would see the same file
+    assert again.decisions() == {"r1": "accepted", "r2": "rejected", "r3": "pending"}
+    again.flag([("r1", "a.py", ["lint error", "low completeness"])])
+    item = ReviewQueue(path).get("r1")
+    assert item.status == "accepted" and item.reasons == ["lint error", "low completeness"]
+    assert ReviewQueue(path).get("r2").decision == "leaks a customer name"
+    assert [i.record_id for i in ReviewQueue(path).items("pending")] == ["r3"]
+    with pytest.raises(InputError, match="is not in the review queue"):
+        again.accept("nope")
+    with pytest.raises(InputError, match="needs a reason"):
+        again.reject("r3", "  ")
+
+
+def _flagging_repo(tmp_path):
+    """Three functions; two use undefined names, so Pylint flags them."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "LICENSE").write_text(LICENSE_TEXT)
+    source = ("def ok(x):\n    y = x + 1\n    return y\n\n\n"
+              "def one(x):\n    y = x + missing_a\n    return y\n\n\n"
+              "def two(x):\n    y = x + missing_b\n    return y\n")
+    (repo / "m.py").write_text(source)
+    (repo / "m.py.comments").write_text(json.dumps({"version": "1.0", "file": "m.py", "comments": [
+        {"id": n, "line": line, "text": n} for n, line in (("ok", 2), ("one", 7), ("two", 12))]}))
+    return repo
+
+
+def test_cli_review_flow_from_export_to_split(tmp_path, capsys):
+    records = tmp_path / "records.jsonl"
+    assert main(["export", str(_flagging_repo(tmp_path)), "--out", str(records), "--lint"]) == 0
+    queue = tmp_path / "records.review.sqlite"
+    assert "2 records flagged for review" in capsys.readouterr().out
+    assert main(["review", "--queue", str(queue), "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [i["status"] for i in listed] == ["pending", "pending"]
+    by_entry = {r["entryPoint"]: r["id"] for r in read_jsonl(records)}
+    assert {i["recordId"] for i in listed} == {by_entry["one"], by_entry["two"]}
+
+    split = tmp_path / "split"
+    args = ["split", str(records), "--out", str(split), "--ratios", "1,0,0"]
+    assert main(args) == 0  # pending records are held out
+    assert [r["entryPoint"] for r in read_jsonl(split / "datasets" / "control" / "train.jsonl")] == ["ok"]
+
+    assert main(["review", "--queue", str(queue), "accept", by_entry["one"]]) == 0
+    assert main(["review", "--queue", str(queue), "reject", by_entry["two"], "--reason", "not real code"]) == 0
+    assert main(args) == 0
+    kept = sorted(r["entryPoint"] for r in read_jsonl(split / "datasets" / "control" / "train.jsonl"))
+    assert kept == ["ok", "one"]
+    report = json.loads((split / "split_report.json").read_text())
+    assert {"item": by_entry["two"], "reason": "rejected in review"} in report["rejects"]
+    capsys.readouterr()
+    assert main(["review", "--queue", str(queue), "list", "--status", "rejected"]) == 0
+    assert "rejected (not real code)" in capsys.readouterr().out
