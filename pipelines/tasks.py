@@ -11,11 +11,10 @@ trains and evaluates on its own pod, in parallel, and the statistics step gather
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from pathlib import Path
 
-from services.common.artifacts import code_version, read_json, read_jsonl, to_path, write_json, write_jsonl
+from services.common.artifacts import read_json, read_jsonl, to_path, write_json, write_jsonl
 from services.common.config import ExperimentConfig, config_from_dict, load_config
 from services.common.errors import InputError
 from services.pipeline.steps import GrpcSteps, LocalSteps
@@ -162,7 +161,7 @@ def compare_jobs(split_dir: str, records_dir: str, score_dirs: list[str], out_di
     As in the local pipeline, folds are pooled (each problem is tested in exactly one fold), and the
     comparison runs over the training seeds x problems of each metric (`compare_arms`).
     """
-    from services.pipeline.run import SCHEMA_VERSION, compare_arms, library_versions, machine
+    from services.pipeline.run import assemble_results, compare_arms
 
     cfg = _config(config_file)
     seeds = cfg.seeds or [cfg.seed]
@@ -195,23 +194,8 @@ def compare_jobs(split_dir: str, records_dir: str, score_dirs: list[str], out_di
             training[arm]["runs"] = [r for r in runs if r["arm"] == arm]
     split_report = read_json(Path(split_dir) / "split_report.json")
     export_report = read_json(Path(records_dir) / "records.report.json")
-    results = {
-        "schemaVersion": SCHEMA_VERSION,
-        **comparison,
-        "training": training,
-        "data": {"export": {k: v for k, v in export_report.items() if k != "rejects"},
-                 "exportRejects": len(export_report.get("rejects", [])), "split": split_report},
-        "config": cfg.model_dump(),
-        "provenance": {
-            "commit": code_version(),
-            "createdAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "libraries": library_versions(),
-            "profile": cfg.profile,
-            "runner": "kubeflow",
-            "jobs": len(runs),
-        },
-    }
+    results = assemble_results(comparison, training, export_report, split_report, cfg,
+                               runner="kubeflow", jobs=len(runs))
     write_json(Path(out_dir) / "results.json", results)
     return results
 

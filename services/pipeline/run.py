@@ -229,6 +229,27 @@ def compare_arms(steps: Steps, scored: dict, rows: list[dict], cfg: ExperimentCo
     }
 
 
+def assemble_results(comparison: dict, training: dict, export_report: dict, split_report: dict,
+                     cfg: ExperimentConfig, **provenance: object) -> dict:
+    """results.json: the comparison, training, data reports, config and provenance (plus `provenance`'s extras)."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        **comparison,
+        "training": training,
+        "data": {"export": {k: v for k, v in export_report.items() if k != "rejects"},
+                 "exportRejects": len(export_report.get("rejects", [])), "split": split_report},
+        "config": cfg.model_dump(),
+        "provenance": {
+            "commit": code_version(),
+            "createdAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "libraries": library_versions(),
+            "profile": cfg.profile,
+            **provenance,
+        },
+    }
+
+
 def machine() -> dict:
     """What ran it: enough to compare timings honestly."""
     import torch
@@ -321,24 +342,8 @@ def run_experiment(steps: Steps, cfg: ExperimentConfig, out: Path, repo: Path | 
     if many:
         for arm in training:
             training[arm]["runs"] = [r for r in runs if r["arm"] == arm]
-    results = {
-        "schemaVersion": SCHEMA_VERSION,
-        **comparison,
-        "training": training,
-        "data": {"export": {k: v for k, v in export_report.items() if k != "rejects"},
-                 "exportRejects": len(export_report.get("rejects", [])), "split": split_report},
-        "config": cfg.model_dump(),
-        "provenance": {
-            "commit": code_version(),
-            "createdAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
-            "libraries": library_versions(),
-            "profile": cfg.profile,
-            "repository": str(repo),
-            "wallSeconds": clock.seconds,
-            "skippedSteps": clock.skipped,
-        },
-    }
+    results = assemble_results(comparison, training, export_report, split_report, cfg,
+                               repository=str(repo), wallSeconds=clock.seconds, skippedSteps=clock.skipped)
     write_json(out / "results.json", results)
     return results
 
