@@ -1,4 +1,4 @@
-"""Trainer and model server cores on the tiny model: masked loss, MLflow run, checkpoint, stop sequences."""
+"""Trainer core on the tiny model: masked loss, learning-rate schedule, MLflow run, checkpoint."""
 
 import math
 
@@ -7,7 +7,6 @@ import pytest
 from services.common.config import load_config
 from services.common.errors import InputError
 from services.common.models import load_tokenizer
-from services.serving.generate import Generator, Sampling, cut_at_stop
 from services.splitter.split import split_records
 from services.trainer.train import encode_example, learning_rate_at, train_arm
 
@@ -27,11 +26,6 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate_at(1, 10, 1.0, 2) == pytest.approx(0.5)
     assert learning_rate_at(2, 10, 1.0, 2) == pytest.approx(1.0)
     assert learning_rate_at(10, 10, 1.0, 2) == pytest.approx(0.1)
-
-
-def test_stop_sequences_cut_at_the_earliest():
-    assert cut_at_stop("    return 1\ndef g():\n#x", ["\n#", "\ndef "]) == "    return 1"
-    assert cut_at_stop("abc", []) == "abc"
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +52,6 @@ def test_training_streams_every_step_and_logs_one_mlflow_run(trained):
     assert run.data.params["arm"] == "experiment"
     assert run.data.metrics["loss"] == pytest.approx(outcome.final_loss)
     assert outcome.validation_loss is not None and (outcome.checkpoint / "commentslab_checkpoint.json").is_file()
-
-
-def test_checkpoint_serves_n_samples_per_prompt_reproducibly(trained):
-    outcome, _, _, _ = trained
-    gen = Generator(batch_size=4)
-    gen.load("experiment", outcome.checkpoint)
-    sampling = Sampling(n=2, temperature=0.9, top_p=0.95, max_new_tokens=6, stop=("\n",), seed=5)
-    prompts = ["def add(a, b):\n", "def is_prime(n):\n    '''True for primes.'''\n", "x = "]
-    first, tokens = gen.generate("experiment", prompts, sampling)
-    again, _ = gen.generate("experiment", prompts, sampling)
-    assert [len(c) for c in first] == [2, 2, 2] and tokens > 0
-    assert first == again
-    assert all("\n" not in text for samples in first for text in samples)
-    with pytest.raises(InputError, match="no model of that name is loaded"):
-        gen.generate("control", prompts, sampling)
 
 
 def test_empty_training_set_is_refused_before_any_work(tmp_path):
