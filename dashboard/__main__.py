@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--review-queue", type=Path, default=None, help="review queue SQLite file (in-process gateway)")
     parser.add_argument("--daily-limit", type=int, default=DEFAULT_DAILY_LIMIT, help="playground requests per visitor per day")
     parser.add_argument("--daily-vote-cap", type=int, default=None, help="votes per reviewer per day")
+    parser.add_argument("--proxy-hops", type=int, default=0,
+                        help="proxies in front that append to X-Forwarded-For (1 behind an ingress): the playground's "
+                             "daily limit then counts the visitor's address, not the proxy's")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=8050, help="port to listen on (default: 8050)")
     args = parser.parse_args(argv)
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.daily_vote_cap is not None:
         options["daily_vote_cap"] = args.daily_vote_cap
     results = args.results if args.results is not None else default_results_dir(Path.cwd())
-    serve(results, host=args.host, port=args.port, gateway_url=args.gateway,
+    serve(results, host=args.host, port=args.port, gateway_url=args.gateway, proxy_hops=args.proxy_hops,
           **(options if args.gateway is None else {}))
 
 

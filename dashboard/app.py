@@ -8,39 +8,56 @@ layout logic; the statistics, diff hints and table exports live in plain modules
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import flask
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import pages
-from dashboard.gateway_client import GatewayClient, GatewayError
+from dashboard.compression import gzip_responses
+from dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
 from dashboard.overview import headline_rows, verdict
 from dashboard.table_export import metrics_csv, metrics_latex
 from services.gateway.results_store import ResultsError, load_results
+
+# A relayed playground request: 4000 + 2000 characters, JSON-escaped, fit well within this.
+MAX_RELAYED_BODY = 64 * 1024
+NDJSON = "application/x-ndjson"
 
 # Kept importable from here: the tests and the CLI read results through these names.
 __all__ = ["ResultsError", "create_app", "headline_rows", "load_results", "serve", "verdict"]
 
 
-def create_app(results_dir: Path | None = None, gateway_url: str | None = None, **gateway_options) -> Dash:
+def create_app(results_dir: Path | None = None, gateway_url: str | None = None, proxy_hops: int = 0,
+               **gateway_options) -> Dash:
     """A Dash app over the gateway at ``gateway_url``, or over one started in-process for ``results_dir``
-    (``gateway_options`` go to services.gateway.app.create_app: model_server, votes_url, daily_limit, ...)."""
+    (``gateway_options`` go to services.gateway.app.create_app: model_server, votes_url, daily_limit, ...).
+    ``proxy_hops``: how many proxies (an ingress) stand in front and append to ``X-Forwarded-For``; the
+    visitor's address relayed to the gateway for the daily limit is then the one the first proxy saw."""
     if gateway_url is None:
         from services.gateway.server import start_in_thread
 
         gateway_url = start_in_thread(Path(results_dir), **gateway_options).url
     client = GatewayClient(gateway_url)
     app = Dash(__name__, title="commentslab results", suppress_callback_exceptions=True)
+    gzip_responses(app.server)
+    if proxy_hops:
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=proxy_hops)
+    relay_playground(app, client)
     app.layout = html.Div([
         dcc.Location(id="url"),
         dcc.Store(id="reviewer-token", storage_type="session"),
         html.H1("commentslab: does .comments metadata improve generated code?"),
         pages.nav(),
         html.Main(id="page"),
-        # plotly.js is loaded lazily (the first page stays fast); this fetches and starts it in the
-        # background once the first page is shown, so the first chart a visitor opens draws at once.
+        # plotly.js (4.8 MB, 1.5 s or more of the browser's main thread) is loaded lazily so the first page
+        # stays fast; this starts it in the background once the first page is shown, so a chart opened later
+        # is interactive at once. A chart opened sooner shows its static drawing meanwhile (pages.chart).
+        # Measured (benchmarks/dashboard_load.py): starting at 50 ms instead made the first page load slower
+        # whenever plotly.js ran before the first view was drawn (median 748 ms against 512 ms).
         dcc.Interval(id="plotly-warmup-timer", interval=400, max_intervals=1),
         html.Div(id="plotly-warmup", style={"display": "none"}, **{"aria-hidden": "true"}),
     ], style={"fontFamily": "sans-serif", "margin": "24px"})
@@ -95,17 +112,6 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
             return pages.comparison_cards(client.problems(disagree_only="disagree" in (value or [])))
         except GatewayError as exc:
             return [pages.error_page(str(exc))]
-
-    @app.callback(Output("playground-output", "children"), Input("generate", "n_clicks"),
-                  State("prompt", "value"), State("metadata", "value"), State("max-tokens", "value"),
-                  prevent_initial_call=True)
-    def generate(_, prompt, metadata, max_tokens):
-        try:
-            lines = list(client.generate(prompt or "", metadata, int(max_tokens or 32),
-                                         visitor=flask.request.remote_addr))
-        except GatewayError as exc:
-            return html.P(str(exc), id="playground-error", style={"color": "#a00"})
-        return pages.playground_results(lines)
 
     @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), prevent_initial_call=True)
     def download_csv(_):
@@ -183,7 +189,44 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
     return app
 
 
+def relay_playground(app: Dash, client: GatewayClient) -> None:
+    """Serve ``POST <prefix>api/generate`` on the dashboard's own origin, relayed to the gateway as it streams.
+
+    The page (assets/playground_stream.js) reads the stream with fetch; relaying keeps it same-origin, so
+    neither CORS nor a public gateway is needed (in the chart the gateway is optional and, when off, lives
+    in-process on loopback), and the visitor's address is passed on for the daily limit. A refusal (the
+    daily limit, a prompt too long, no model server) comes as one ``{"event": "error", "status", "error"}``
+    line with HTTP 200: it is an answer the page shows, not a failed load in the browser's console.
+    """
+
+    def refused(status: int, detail: str) -> flask.Response:
+        line = json.dumps({"event": "error", "status": status, "error": detail}) + "\n"
+        return flask.Response(line, content_type=NDJSON)
+
+    @app.server.route(f"{app.config.routes_pathname_prefix}api/generate", methods=["POST"])
+    def relay_generate() -> flask.Response:
+        body = flask.request.stream.read(MAX_RELAYED_BODY + 1)
+        if len(body) > MAX_RELAYED_BODY:
+            return refused(413, "the request is too large: a prompt holds at most 4000 characters")
+        try:
+            reply = client.relay_generate(body, visitor=flask.request.remote_addr)
+        except GatewayError as exc:
+            return refused(502, str(exc))
+        if reply.status_code >= 400:
+            with reply:
+                return refused(reply.status_code, refusal_detail(reply))
+
+        def lines():
+            try:
+                yield from reply.iter_content(chunk_size=None)
+            finally:
+                reply.close()  # the visitor left or the stream ended: the gateway then cancels the generation
+
+        # No proxy buffering (ingress-nginx honours this header), so each line reaches the visitor as it is made.
+        return flask.Response(lines(), headers={"X-Accel-Buffering": "no"}, content_type=NDJSON)
+
+
 def serve(results_dir: Path | None, host: str = "127.0.0.1", port: int = 8050, gateway_url: str | None = None,
-          **gateway_options) -> None:
+          proxy_hops: int = 0, **gateway_options) -> None:
     """Serve the dashboard on ``host:port`` until interrupted (debug off)."""
-    create_app(results_dir, gateway_url, **gateway_options).run(host=host, port=port, debug=False)
+    create_app(results_dir, gateway_url, proxy_hops, **gateway_options).run(host=host, port=port, debug=False)

@@ -35,3 +35,15 @@ def metrics_figure(results: dict) -> dict:
             for arm in shown_arms(results)]
     return {"data": data, "layout": {"title": {"text": "Scores per metric"}, "barmode": "group",
                                      "yaxis": {"title": {"text": "score"}}, **_LAYOUT}}
+
+
+def bradley_terry_figure(strengths: dict[str, dict[str, float]]) -> dict:
+    """Bars: each arm's Bradley-Terry strength, with error bars to its 95% bootstrap interval."""
+    arms = list(strengths)
+    data = [{"type": "bar", "name": "strength", "x": arms, "y": [strengths[a]["strength"] for a in arms],
+             "error_y": {"type": "data", "symmetric": False,
+                         "array": [strengths[a]["high"] - strengths[a]["strength"] for a in arms],
+                         "arrayminus": [strengths[a]["strength"] - strengths[a]["low"] for a in arms]}}]
+    return {"data": data, "layout": {"title": {"text": "Bradley-Terry strength (95% bootstrap interval)"},
+                                     "yaxis": {"title": {"text": "strength (sums to 1)"}, "rangemode": "tozero"},
+                                     **_LAYOUT}}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -15,6 +13,17 @@ class GatewayError(Exception):
     def __init__(self, message: str, status: int = 0):
         super().__init__(message)
         self.status = status
+
+
+def refusal_detail(reply: requests.Response) -> str:
+    """The gateway's sentence for a refused request (FastAPI's validation problems joined into one)."""
+    try:
+        detail = reply.json().get("detail")
+    except ValueError:
+        detail = reply.text
+    if not isinstance(detail, str):  # FastAPI's validation errors are a list of problems
+        detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
+    return detail
 
 
 class GatewayClient:
@@ -36,13 +45,7 @@ class GatewayClient:
             raise GatewayError(f"the gateway at {self.base_url} cannot be reached ({exc.__class__.__name__}); "
                                "is it running?") from exc
         if reply.status_code >= 400:
-            try:
-                detail = reply.json().get("detail")
-            except ValueError:
-                detail = reply.text
-            if not isinstance(detail, str):  # FastAPI's validation errors are a list of problems
-                detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
-            raise GatewayError(detail, reply.status_code)
+            raise GatewayError(refusal_detail(reply), reply.status_code)
         return reply.json()
 
     def results(self) -> dict:
@@ -57,28 +60,16 @@ class GatewayClient:
         """Each arm's training history."""
         return self._call("GET", "/api/training")
 
-    def generate(self, prompt: str, metadata: str | None, max_new_tokens: int,
-                 visitor: str | None = None) -> Iterator[dict]:
-        """Stream the playground's per-arm results; ``visitor`` is relayed so the daily limit counts per visitor."""
-        headers = {"X-Forwarded-For": visitor} if visitor else {}
+    def relay_generate(self, body: bytes, visitor: str | None = None) -> requests.Response:
+        """Open the gateway's streamed playground generation for a visitor's request ``body`` (JSON), unread:
+        the dashboard passes its status, type and lines on to the page as they come. ``visitor`` is relayed
+        (``X-Forwarded-For``) so the daily limit counts per visitor, not per dashboard."""
+        headers = {"Content-Type": "application/json", **({"X-Forwarded-For": visitor} if visitor else {})}
         try:
-            reply = self.session.post(self.base_url + "/api/generate", json={
-                "prompt": prompt, "metadata": metadata or None, "maxNewTokens": max_new_tokens},
-                headers=headers, stream=True, timeout=300)
+            return self.session.post(self.base_url + "/api/generate", data=body, headers=headers, stream=True,
+                                     timeout=(self.timeout, 300))
         except requests.RequestException as exc:
             raise GatewayError(f"the gateway at {self.base_url} cannot be reached; is it running?") from exc
-        with reply:
-            if reply.status_code >= 400:
-                try:
-                    detail = reply.json().get("detail")
-                except ValueError:
-                    detail = reply.text
-                if not isinstance(detail, str):
-                    detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}" for d in detail)
-                raise GatewayError(detail, reply.status_code)
-            for line in reply.iter_lines():
-                if line:
-                    yield json.loads(line)
 
     def register(self, name: str) -> dict:
         """Register a reviewer: ``{"reviewerId", "token"}``."""

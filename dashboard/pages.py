@@ -5,8 +5,9 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.comparison import code_diff, first_completion, metadata_hints, outcomes
-from dashboard.figures import loss_figure, metrics_figure
+from dashboard.figures import bradley_terry_figure, loss_figure, metrics_figure
 from dashboard.overview import MISSING, columns, headline_rows, number, provenance_line, verdict
+from dashboard.static_chart import figure_svg, svg_data_uri
 
 CELL = {"padding": "6px 12px", "borderBottom": "1px solid #ddd", "textAlign": "right"}
 CODE = {"whiteSpace": "pre-wrap", "fontFamily": "monospace", "fontSize": "12px", "background": "#f6f8fa",
@@ -52,13 +53,24 @@ def overview_page(results: dict) -> html.Div:
     ])
 
 
+def chart(graph_id: str, figure: dict, config: dict, style: dict | None = None) -> html.Div:
+    """An interactive chart, drawn at once as a static SVG (``#<graph_id>-preview``) that the Plotly chart
+    replaces when plotly.js is ready (assets/charts.css hides the drawing then)."""
+    title = ((figure.get("layout") or {}).get("title") or {}).get("text") or "chart"
+    return html.Div([
+        html.Img(src=svg_data_uri(figure_svg(figure)), id=f"{graph_id}-preview", className="chart-preview",
+                 alt=f"{title} (a static drawing while the interactive chart loads)"),
+        dcc.Graph(id=graph_id, figure=figure, config=config),
+    ], className="chart-frame", style=style)
+
+
 def training_graphs(histories: dict[str, list[dict]]) -> list:
     """One loss graph per arm, side by side."""
     if not histories:
         return [html.P("No training history yet: the trainer writes train/<arm>/history.json as it runs.",
                        id="training-empty")]
-    return [dcc.Graph(id=f"loss-{arm}", figure=loss_figure(history, arm), config=GRAPH_CONFIG,
-                      style={"flex": "1", "minWidth": "420px"}) for arm, history in histories.items()]
+    return [chart(f"loss-{arm}", loss_figure(history, arm), GRAPH_CONFIG, {"flex": "1", "minWidth": "420px"})
+            for arm, history in histories.items()]
 
 
 def training_page(histories: dict[str, list[dict]]) -> html.Div:
@@ -121,7 +133,8 @@ def comparison_page(page: dict) -> html.Div:
 
 
 def playground_page() -> html.Div:
-    """A prompt box and optional metadata; both arms generate through the gateway."""
+    """A prompt box and optional metadata; both arms generate through the gateway, their text streamed side by
+    side into ``#playground-output`` as it is decoded (dashboard/assets/playground_stream.js)."""
     return html.Div([
         html.H2("Try it yourself"),
         html.Label("Prompt (code to complete, up to 4000 characters)", htmlFor="prompt"),
@@ -131,23 +144,8 @@ def playground_page() -> html.Div:
         html.Label("New tokens", htmlFor="max-tokens"),
         dcc.Input(id="max-tokens", type="number", min=1, max=128, value=32),
         html.Button("Generate with both models", id="generate", n_clicks=0),
-        dcc.Loading(html.Div(id="playground-output")),
+        html.Div(id="playground-output", **{"aria-live": "polite"}),
     ])
-
-
-def playground_results(lines: list[dict]) -> list:
-    """Each arm's completion (and what it was asked), or the error line the gateway streamed."""
-    out = []
-    for line in lines:
-        if "error" in line:
-            out.append(html.P(line["error"], id="playground-error", style={"color": "#a00"}))
-            continue
-        out.append(html.Div([html.H4(f"{line['arm']} ({line['seconds']:.2f} s)"),
-                             html.Pre(line["input"], style={**CODE, "color": "#666"}),
-                             html.Pre(line["completion"], style=CODE)], id=f"playground-{line['arm']}"))
-    if lines and "remainingToday" in lines[-1]:
-        out.append(html.P(f"{lines[-1]['remainingToday']} generations left today.", id="playground-remaining"))
-    return out
 
 
 def results_page(results: dict) -> html.Div:
@@ -159,8 +157,8 @@ def results_page(results: dict) -> html.Div:
         html.Button("Download LaTeX", id="download-latex-button", n_clicks=0, style={"marginLeft": "8px"}),
         dcc.Download(id="download-csv"),
         dcc.Download(id="download-latex"),
-        dcc.Graph(id="metrics-chart", figure=metrics_figure(results),
-                  config={**GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": "commentslab-metrics"}}),
+        chart("metrics-chart", metrics_figure(results),
+              {**GRAPH_CONFIG, "toImageButtonOptions": {"format": "png", "filename": "commentslab-metrics"}}),
         html.P("Each chart's toolbar has a camera button that downloads it as PNG."),
     ])
 
@@ -219,6 +217,7 @@ def eval_summary(summary: dict) -> html.Div:
               for arm, v in summary["bradleyTerry"].items()]
         parts.append(table(bt, [("arm", "Arm"), ("strength", "Bradley-Terry strength"),
                                 ("interval", "95% bootstrap interval")], "bradley-terry"))
+        parts.append(chart("bradley-terry-chart", bradley_terry_figure(summary["bradleyTerry"]), GRAPH_CONFIG))
     return html.Div(parts)
 
 

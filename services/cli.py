@@ -129,11 +129,52 @@ def cmd_review(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """Fine-tune one arm. In-process it resumes from OUT's last checkpoint (unless --restart) and runs under
+    `torchrun -m services.cli train ...` or `deepspeed --no_local_rank --module services.cli train ...`
+    (each process reads its rank from the environment; rank 0 prints); with --via the Trainer service
+    does the same."""
+    from services.common.artifacts import to_uri
+
     cfg = _config(args)
     out = Path(args.out)
     tracking = args.tracking_uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
-    result = _steps(args.via, "trainer").train(Path(args.data), args.arm, out, cfg, tracking)
-    print(json.dumps(result, indent=2))
+    if args.via:
+        if args.restart:
+            raise InputError("--restart", f"works in-process only; to restart a remote training remove {out}/resume")
+        result = _steps(args.via, "trainer").train(Path(args.data), args.arm, out, cfg, tracking)
+        print(json.dumps(result, indent=2))
+        return 0
+    from tqdm import tqdm
+
+    from services.trainer.plan import DistEnv
+    from services.trainer.train import train_arm
+
+    bar = None
+
+    def on_step(report):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=report.total_steps, initial=report.step - 1, desc=f"train {args.arm}", unit="step")
+        bar.set_postfix(loss=f"{report.loss:.3f}", tok_s=f"{report.tokens_per_second:.0f}")
+        bar.update(1)
+
+    def on_status(text):
+        print(text, file=sys.stderr, flush=True)
+
+    try:
+        outcome = train_arm(Path(args.data), args.arm, out, cfg, tracking, on_step, on_status=on_status,
+                            resume=not args.restart)
+    finally:
+        if bar is not None:
+            bar.close()
+    if DistEnv.detect().is_main:
+        print(json.dumps({
+            "checkpoint": to_uri(outcome.checkpoint), "mlflowRunId": outcome.mlflow_run_id, "steps": outcome.steps,
+            "finalLoss": outcome.final_loss, "validationLoss": outcome.validation_loss,
+            "wallSeconds": outcome.wall_seconds, "stopReason": outcome.stop_reason, "bestStep": outcome.best_step,
+            "resumedFromStep": outcome.resumed_from_step, "registeredModel": outcome.registered_model,
+            "registeredVersion": outcome.registered_version, "plan": outcome.plan,
+        }, indent=2))
     return 0
 
 
@@ -348,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arm", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite file in --out)")
+    p.add_argument("--restart", action="store_true",
+                   help="train from step 1 even if --out holds a checkpoint of this training (default: resume)")
     p.add_argument("--via", metavar="HOST:PORT", help="use a running Trainer service")
     with_config(p)
     p.set_defaults(func=cmd_train)

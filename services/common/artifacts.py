@@ -1,9 +1,11 @@
 """The one artifact store: URIs in, paths and JSON out, every step's output with a manifest.
 
 Two backends behind the same functions: local files (`file://` URIs and plain paths) and Azure Blob
-Storage (`az://container/path`, through azure-storage-blob). The blob account comes from
-`AZURE_STORAGE_CONNECTION_STRING` (Azurite's well-known development string works too). A "folder" in
-Blob Storage is a name prefix; writes are whole-blob uploads, so a reader never sees half a file.
+Storage (`az://container/path`, through azure-storage-blob). The blob account comes from the environment
+(see `blob_service_client`): `AZURE_STORAGE_CONNECTION_STRING` (an account key, or Azurite's well-known
+development string), else `AZURE_STORAGE_ACCOUNT_URL` with Azure identity (workload identity on AKS, as
+the Helm chart sets it up). A "folder" in Blob Storage is a name prefix; writes are whole-blob uploads, so a
+reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -25,6 +28,7 @@ MANIFEST = "manifest.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AZ_SCHEME = "az://"
 CONNECTION_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+ACCOUNT_URL_ENV = "AZURE_STORAGE_ACCOUNT_URL"
 
 Location = str | Path  # a plain path, a file:// URI or an az://container/path URI
 
@@ -72,17 +76,51 @@ def _split_blob(uri: str) -> tuple[str, str]:
     return container, name
 
 
+def blob_account(environ: Mapping[str, str], uri: str = AZ_SCHEME) -> tuple[str, str]:
+    """How the environment names the blob account: ("connection_string", it) or ("account_url", it).
+
+    A connection string wins when both are set: it was given on purpose (the chart sets it only from a
+    Secret you name), and it carries its own key. Neither set is an InputError naming `uri`.
+    """
+    connection = environ.get(CONNECTION_ENV, "").strip()
+    if connection:
+        return "connection_string", connection
+    url = environ.get(ACCOUNT_URL_ENV, "").strip()
+    if url:
+        return "account_url", url
+    raise InputError(uri, f"Azure Blob URIs need {CONNECTION_ENV} set to the storage account's connection "
+                          f"string (for Azurite, its development connection string), or {ACCOUNT_URL_ENV} "
+                          "(https://<account>.blob.core.windows.net) with an Azure identity: workload "
+                          "identity on AKS, a managed identity, or `az login`")
+
+
+@lru_cache(maxsize=8)
+def _service_client(kind: str, value: str):
+    # One client (and one credential, which caches its tokens) per account for the life of the process.
+    from azure.storage.blob import BlobServiceClient
+
+    if kind == "connection_string":
+        return BlobServiceClient.from_connection_string(value)
+    from azure.identity import DefaultAzureCredential
+
+    # On AKS the workload identity webhook sets AZURE_CLIENT_ID, AZURE_TENANT_ID and
+    # AZURE_FEDERATED_TOKEN_FILE for pods of the chart's ServiceAccount, and DefaultAzureCredential
+    # exchanges that token; elsewhere it falls back to a managed identity or the Azure CLI's login.
+    return BlobServiceClient(account_url=value, credential=DefaultAzureCredential())
+
+
+def blob_service_client(uri: str = AZ_SCHEME, environ: Mapping[str, str] | None = None):
+    """The BlobServiceClient for the account the environment names (see `blob_account`)."""
+    return _service_client(*blob_account(os.environ if environ is None else environ, uri))
+
+
 def _container(uri: str, create: bool = False):
     """(ContainerClient, blob name) for an az:// URI."""
     from azure.core.exceptions import ResourceExistsError
-    from azure.storage.blob import BlobServiceClient
 
-    connection = os.environ.get(CONNECTION_ENV)
-    if not connection:
-        raise InputError(uri, f"Azure Blob URIs need {CONNECTION_ENV} set to the storage account's connection "
-                              "string (for Azurite, its development connection string)")
+    service = blob_service_client(uri)
     container, name = _split_blob(uri)
-    client = BlobServiceClient.from_connection_string(connection).get_container_client(container)
+    client = service.get_container_client(container)
     if create:
         try:
             client.create_container()

@@ -41,7 +41,8 @@ class ModelConfig(_Strict):
     kind: Literal["tiny-random", "smollm2-gguf", "hf"]
     path: str | None = None
     tokenizer: Literal["smollm2"] = "smollm2"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # auto: bfloat16 on a CUDA device that supports it, else float32 (see models.resolve_dtype).
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "cpu"
     hidden_size: int = 64
     intermediate_size: int = 128
@@ -50,19 +51,50 @@ class ModelConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    method: Literal["full", "lora"] = "lora"
+    """Training hyper-parameters; the defaults are the design's (lr 1e-5, batch 4, 3 epochs, 100 warm-up
+    steps, 2048 tokens, early stopping with patience 2). services/trainer/plan.py resolves the `auto`s."""
+
+    # full, lora, qlora (4-bit NF4 base, CUDA only), or auto: chosen by model size and GPU memory.
+    method: Literal["auto", "full", "lora", "qlora"] = "lora"
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_last_layers: int | None = None  # None: every layer
     lora_target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
     learning_rate: float = 1e-5
+    # Rows per optimisation step over all processes (packed rows when packing is on).
     batch_size: int = Field(4, ge=1)
+    # Rows per forward pass on one process; None: the plan's choice (batch_size where it fits).
+    # batch_size / (micro_batch_size x processes) micro-batches are accumulated per step.
+    micro_batch_size: int | None = Field(None, ge=1)
     steps: int | None = Field(None, ge=1)  # None: derived from epochs
     epochs: int = Field(3, ge=1)
     warmup_steps: int = Field(100, ge=0)
     max_seq_len: int = Field(2048, ge=16)
     weight_decay: float = 0.0
+    max_grad_norm: float = Field(1.0, gt=0)
+    # Several examples per max_seq_len row, each attending only to itself (position ids restart).
+    packing: bool = False
+    # None: the plan's choice (on for models too big to keep activations of a micro-batch).
+    gradient_checkpointing: bool | None = None
+    # DeepSpeed ZeRO stage when launched with several processes: 0 is plain DDP; auto picks by size.
+    zero_stage: Literal[0, 2, 3, "auto"] = "auto"
+    # Early stopping: validation loss at each epoch end (or every eval_every steps) and at the last step;
+    # stop after `patience` evaluations without improvement (0: never stop early, and without eval_every
+    # validate only at the end). With restore_best the weights of the best validation loss are returned.
+    eval_every: int = Field(0, ge=0)
+    patience: int = Field(2, ge=0)
+    min_improvement: float = Field(0.0, ge=0)
+    restore_best: bool = True
+    # Resumable checkpoints (weights or adapter, optimizer, RNG and data position) every N steps; 0: none.
+    checkpoint_every: int = Field(100, ge=0)
+    keep_checkpoints: int = Field(1, ge=1)
+    # MLflow: CPU/GPU/memory system metrics, the final checkpoint as an artifact (up to this size) and a
+    # registered model commentslab-<arm> per arm.
+    system_metrics: bool = True
+    system_metrics_interval: float = Field(10.0, gt=0)
+    checkpoint_artifact_max_mb: int = Field(4096, ge=0)
+    register_model: bool = True
 
 
 class GenerateConfig(_Strict):

@@ -103,12 +103,27 @@ def load_tokenizer(model_cfg: ModelConfig):
     return tokenizer
 
 
-def build_base_model(model_cfg: ModelConfig, vocab_size: int, seed: int):
-    """The base model to fine-tune: a tiny random Llama, SmolLM2 from its GGUF, or any HF causal LM."""
+def resolve_dtype(model_cfg: ModelConfig, device: str | None = None):
+    """The torch dtype of `model.dtype`; `auto` is bfloat16 on a CUDA device with bf16 support, else float32."""
+    import torch
+
+    if model_cfg.dtype != "auto":
+        return getattr(torch, model_cfg.dtype)
+    on_cuda = (device or "cpu").startswith("cuda") and torch.cuda.is_available()
+    return torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def build_base_model(model_cfg: ModelConfig, vocab_size: int, seed: int, *, dtype=None, device: str | None = None,
+                     quantize_4bit: bool = False):
+    """The base model to fine-tune: a tiny random Llama, SmolLM2 from its GGUF, or any HF causal LM.
+
+    `dtype` (a torch dtype) overrides `model.dtype` for the weights; `quantize_4bit` loads them as
+    bitsandbytes NF4 on `device` (QLoRA, CUDA only) with `dtype` as the compute dtype.
+    """
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    dtype = getattr(torch, model_cfg.dtype)
+    dtype = dtype or resolve_dtype(model_cfg, device)
     if model_cfg.kind == "tiny-random":
         torch.manual_seed(seed)
         config = LlamaConfig(
@@ -125,19 +140,43 @@ def build_base_model(model_cfg: ModelConfig, vocab_size: int, seed: int):
     path = str(smollm2_model_dir()) if model_cfg.kind == "smollm2-gguf" else model_cfg.path
     if not path:
         raise InputError("model.path", "the hf model kind needs model.path (a local folder or hub id)")
+    kwargs: dict = {"dtype": dtype}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_storage=dtype,
+        )
+        kwargs["device_map"] = {"": device or "cuda:0"}
     try:
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:
         raise InputError(path, f"is not a loadable causal language model ({exc})") from exc
 
 
-def save_checkpoint(model, tokenizer, out: Path, model_cfg: ModelConfig, method: str) -> Path:
-    """Save a fine-tuned model (full weights, or a LoRA adapter plus how to rebuild its base)."""
+def quiet_deepspeed() -> None:
+    """Where DeepSpeed is installed, accelerate imports it on save_pretrained; without a GPU its accelerator
+    detection would print a warning on stdout (which carries the CLI's JSON). Name the CPU instead."""
+    import torch
+
+    if "DS_ACCELERATOR" not in os.environ and not torch.cuda.is_available():
+        os.environ["DS_ACCELERATOR"] = "cpu"
+
+
+def save_checkpoint(model, tokenizer, out: Path, model_cfg: ModelConfig, method: str, state_dict=None) -> Path:
+    """Save a fine-tuned model (full weights, or a LoRA adapter plus how to rebuild its base).
+
+    `state_dict` is the weights to write when the model's own are sharded (DeepSpeed ZeRO-3)."""
+    quiet_deepspeed()
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
+    if state_dict is None:
+        model.save_pretrained(str(out))
+    else:
+        model.save_pretrained(str(out), state_dict=state_dict)
     tokenizer.save_pretrained(str(out))
     base = None
-    if method == "lora":
+    if method in ("lora", "qlora"):
         base = model_cfg.model_dump()
         if model_cfg.kind == "tiny-random":
             raise InputError("train.method", "LoRA needs pretrained weights; the tiny-random model trains in full")
@@ -158,11 +197,12 @@ def load_checkpoint(path: Path):
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if info["method"] == "lora":
+    if info["method"] in ("lora", "qlora"):
         from peft import PeftModel
 
+        # A QLoRA adapter merges into the 16/32-bit base it was trained against (dequantised weights).
         base_cfg = ModelConfig.model_validate(info["base"])
-        base = build_base_model(base_cfg, len(tokenizer), seed=0)
+        base = build_base_model(base_cfg, len(tokenizer), seed=0, dtype=torch.float32)
         model = PeftModel.from_pretrained(base, str(path)).merge_and_unload()
     else:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import orjson
 from tqdm import tqdm
 
 from services.common.errors import InputError
@@ -24,9 +25,9 @@ from services.exporter.anchors import SourceLines, resolve_anchor
 from services.exporter.extract import LineText, code_unit, fill_placeholders, source_context
 from services.exporter.licence import DEFAULT_ALLOWED, LicenceVerdict, licence_gate
 from services.exporter.quality import lint_sources, messages_in, metadata_completeness
-from services.exporter.scrub import Scrubber, author_id
+from services.exporter.scrub import Scrubber, author_id, load_detectors
 from services.exporter.sidecar import Comment, Sidecar, SidecarError, parse_sidecar
-from services.exporter.symbols import SourceSyntaxError, language_of, symbols_for
+from services.exporter.symbols import SourceSyntaxError, language_of, load_parsers, symbols_for
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
@@ -215,10 +216,12 @@ def source_for(repo: Path, sidecar_path: Path, declared: str, root: str | None =
 
 
 def _read_source(path: Path, limit: int, where: str) -> str:
-    size = path.stat().st_size
-    if size > limit:
-        raise SidecarError(where, f"its source {path.name} is {size} bytes, over the {limit}-byte limit", "too_large")
-    raw = path.read_bytes()
+    with open(os.fspath(path), "rb") as handle:  # one open, its size from the open file
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise SidecarError(where, f"its source {path.name} is {size} bytes, over the {limit}-byte limit",
+                               "too_large")
+        raw = handle.read()
     if b"\0" in raw[:8192]:
         raise SidecarError(where, f"its source {path.name} is a binary file", "binary_file")
     try:
@@ -237,23 +240,27 @@ class _FileRecords:
     name: str
     language: str
     text: str  # scrubbed source
+    finite: bool = True  # the sidecar held no NaN or infinity (see `encode_record`)
 
 
-def _comment_texts(comment: Comment) -> str:
-    """Everything a comment says (text, replies, params, AI metadata) on one line, for the secrets search.
+# One encoder for the params and AI metadata of every comment (json.dumps with options builds one per call).
+_PARAMS_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _comment_texts(comment: Comment, text: str) -> str:
+    """Everything a comment says (`text`, its text with placeholders filled, replies, params, AI metadata) on one
+    line, for the secrets search.
 
     Params and AI metadata go in as JSON: their strings keep their quotes, as in code.
     """
-    text = fill_placeholders(comment.text, comment.params)
     parts = [text, *(r.text for r in comment.replies)]
     if comment.params or comment.ai_metadata:
-        parts.append(json.dumps([comment.params, comment.ai_metadata], ensure_ascii=False, default=str))
+        parts.append(_PARAMS_JSON([comment.params, comment.ai_metadata]))
     return " ".join(parts).replace("\n", " ")
 
 
-def _comment_metadata(comment: Comment, scrubber: Scrubber, salt: str, dirty: bool) -> tuple[dict, bool]:
-    """(metadata, whether anything was scrubbed): text with placeholders filled, params, AI metadata, replies."""
-    text = fill_placeholders(comment.text, comment.params)
+def _comment_metadata(comment: Comment, text: str, scrubber: Scrubber, salt: str, dirty: bool) -> tuple[dict, bool]:
+    """(metadata, whether anything was scrubbed): `text` (placeholders filled), params, AI metadata, replies."""
     before = sum(scrubber.removals.values())
     metadata = {
         "text": scrubber.scrub_text(text) if dirty else text,
@@ -286,9 +293,13 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
     except SourceSyntaxError as exc:
         report.reject(rel, f"source does not parse as {language} ({exc})", kind="syntax_error")
         return None
-    src_rel = os.path.relpath(source_path, root).replace(os.sep, "/")
+    resolved = str(source_path)
+    # source_for checked the file is inside `root`: its path relative to it is the rest of the string.
+    src_rel = (resolved[len(root) + 1 :] if resolved.startswith(root + os.sep)
+               else os.path.relpath(resolved, root)).replace(os.sep, "/")
+    filled = [fill_placeholders(c.text, c.params) for c in sidecar.comments]
     # One search of the source and everything its comments say; detect-secrets only sees the lines it flags.
-    candidates, dirty = scrubber.scan(text, [_comment_texts(c) for c in sidecar.comments])
+    candidates, dirty = scrubber.scan(text, [_comment_texts(c, t) for c, t in zip(sidecar.comments, filled, strict=True)])
     scrubbed_text, removed = scrubber.scrub_source(text, source_path.name, candidates)
     scrubbed = scrubbed_text.splitlines() if removed else lines
     changed = {i + 1 for i, (a, b) in enumerate(zip(lines, scrubbed, strict=False)) if a != b} if removed else set()
@@ -320,7 +331,7 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
             tests = scrubber.scrub_source(found_tests, f"test_{source_path.name}", entropy=False)[0] \
                 if found_tests else ""
             tests_scrubbed = bool(found_tests) and tests != found_tests
-        metadata, meta_scrubbed = _comment_metadata(comment, scrubber, options.salt, index in dirty)
+        metadata, meta_scrubbed = _comment_metadata(comment, filled[index], scrubber, options.salt, index in dirty)
         author = author_id(comment.author, options.salt)
         marker = comment.marker
         completeness, missing = metadata_completeness(metadata, author is not None,
@@ -362,7 +373,7 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
                 "authorId": author,
             },
         })
-    return _FileRecords(records, src_rel, language, scrubbed_text)
+    return _FileRecords(records, src_rel, language, scrubbed_text, sidecar.finite)
 
 
 def _lint_batch(batch: list[_FileRecords], report: ExportReport) -> None:
@@ -385,7 +396,23 @@ def _lint_batch(batch: list[_FileRecords], report: ExportReport) -> None:
                 record["quality"]["flags"].append(f"lint error at line {first['line']}: {first['message']}")
 
 
-def _emit(batch: list[_FileRecords], report: ExportReport, lint: bool) -> Iterator[dict]:
+def encode_record(record: dict, finite: bool = True) -> str:
+    """One record as a line of JSON.
+
+    orjson writes it, several times faster than the standard library, whenever it writes the same data:
+    always, except for NaN and infinities (null in orjson) and integers past 64 bits (which it refuses).
+    Those can only come from a sidecar's params or AI metadata, and `finite` says whether the sidecar held
+    any; such records, and any orjson refuses, are written by the standard library as before.
+    """
+    if finite:
+        try:
+            return orjson.dumps(record).decode()
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _emit(batch: list[_FileRecords], report: ExportReport, lint: bool, encoded: bool) -> Iterator[dict]:
     if lint and batch:
         _lint_batch(batch, report)
     for item in batch:
@@ -393,11 +420,12 @@ def _emit(batch: list[_FileRecords], report: ExportReport, lint: bool) -> Iterat
             if record["quality"]["flags"]:
                 report.flagged.append({"recordId": record["id"], "path": record["provenance"]["path"],
                                        "reasons": list(record["quality"]["flags"])})
-            yield record
+            yield EncodedRecord(encode_record(record, item.finite)) if encoded else record
 
 
 class EncodedRecord(Mapping):
-    """A record that arrives already encoded as JSON (from a worker process); decoded only if read.
+    """A record that arrives already encoded as JSON (from a worker process, or when asked for); decoded only if
+    read.
 
     The artifact store writes `encoded_json` as it is, so the parent process neither unpickles nor
     re-encodes the records it streams to the file.
@@ -439,21 +467,39 @@ def _export_chunk(task: tuple) -> tuple[list[str], ExportReport]:
                 if record["quality"]["flags"]:
                     part.flagged.append({"recordId": record["id"], "path": record["provenance"]["path"],
                                          "reasons": list(record["quality"]["flags"])})
-                encoded.append(json.dumps(record, ensure_ascii=False))
+                encoded.append(encode_record(record, item.finite))
     part.removals.update(scrubber.removals)
     return encoded, part
+
+
+def _fork_safe() -> bool:
+    """True when no other thread could hold a lock a forked worker needs.
+
+    fork is cheap (no re-import) but unsafe beside threads that may hold locks, such as the gRPC server's:
+    spawn there. tqdm's monitor thread, which every progress bar starts and which lives on after it, only
+    refreshes bars, and workers draw none.
+    """
+    import threading
+
+    from tqdm.std import TMonitor
+
+    current = threading.current_thread()
+    return all(thread is current or isinstance(thread, TMonitor) for thread in threading.enumerate())
 
 
 def _export_parallel(repo: Path, root: str, repo_name: str, sidecars: list[Path], options: ExportOptions,
                      report: ExportReport, licence: str | None, workers: int, progress: ProgressFn | None,
                      show_progress: bool) -> Iterator[EncodedRecord]:
     import multiprocessing
-    import threading
 
     tasks = [(str(repo), root, repo_name, [str(p) for p in sidecars[i : i + PARALLEL_CHUNK]], options, licence)
              for i in range(0, len(sidecars), PARALLEL_CHUNK)]
-    # fork is cheap (no re-import) but unsafe in a threaded process such as the gRPC server: spawn there.
-    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    fork = _fork_safe()
+    if fork:
+        # Configured once here, the detectors and parsers are the workers' from the start (copy-on-write).
+        load_detectors()
+        load_parsers()
+    context = multiprocessing.get_context("fork" if fork else "spawn")
     done = 0
     with context.Pool(workers) as pool, tqdm(total=len(sidecars), desc=f"export {repo_name}", unit="file",
                                              disable=not show_progress) as bar:
@@ -470,12 +516,13 @@ def _export_parallel(repo: Path, root: str, repo_name: str, sidecars: list[Path]
 
 def export_repository(
     repo: Path, context_lines: int = 5, report: ExportReport | None = None, progress: ProgressFn | None = None,
-    show_progress: bool = False, options: ExportOptions | None = None,
+    show_progress: bool = False, options: ExportOptions | None = None, encoded: bool = False,
 ) -> Iterator[dict]:
     """Yield one record per anchored comment in `repo`; rejects, removals and the licence verdict go into `report`.
 
-    Records are dicts, or (from worker processes on a large repository) read-only mappings that carry
-    their JSON; `dict(record)` gives a dict either way.
+    Records are dicts, or (from worker processes on a large repository, and always with `encoded`, for a
+    caller that writes them out) read-only mappings that carry their JSON; `dict(record)` gives a dict
+    either way.
     """
     options = options or ExportOptions(context_lines=context_lines)
     if context_lines != 5 and options.context_lines == 5:
@@ -518,19 +565,20 @@ def export_repository(
                 report.records += len(item.records)
                 batch.append(item)
             if len(batch) >= (options.lint_batch if options.lint else 1):
-                yield from _emit(batch, report, options.lint)
+                yield from _emit(batch, report, options.lint, encoded)
                 batch = []
             if progress:
                 progress(done, len(sidecars))
-        yield from _emit(batch, report, options.lint)
+        yield from _emit(batch, report, options.lint, encoded)
     finally:
         report.removals.update(scrubber.removals)
         report.seconds += time.perf_counter() - started
 
 
 def export_repositories(repos: Iterable[Path], report: ExportReport, options: ExportOptions | None = None,
-                        progress: ProgressFn | None = None, show_progress: bool = False) -> Iterator[dict]:
-    """Every record of every repository, in order; one report for all of them."""
+                        progress: ProgressFn | None = None, show_progress: bool = False,
+                        encoded: bool = False) -> Iterator[dict]:
+    """Every record of every repository, in order; one report for all of them (`encoded`: see export_repository)."""
     for repo in repos:
         yield from export_repository(repo, report=report, progress=progress, show_progress=show_progress,
-                                     options=options)
+                                     options=options, encoded=encoded)

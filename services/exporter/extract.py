@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from services.exporter.anchors import Anchor
 from services.exporter.symbols import Symbol, enclosing_symbol
@@ -33,6 +34,8 @@ class CodeUnit:
 
 def fill_placeholders(text: str, params: dict[str, object]) -> str:
     """Replace `${name}` with the param's value; unknown names stay as written."""
+    if "${" not in text:  # most comments have no placeholder
+        return text
     return _PLACEHOLDER.sub(lambda m: str(params[m.group(1)]) if m.group(1) in params else m.group(0), text)
 
 
@@ -41,11 +44,8 @@ class LineText:
 
     def __init__(self, lines: list[str]):
         self.lines = lines
-        self.text = "".join(line + "\n" for line in lines)
-        offsets = [0]
-        for line in lines:
-            offsets.append(offsets[-1] + len(line) + 1)
-        self.offsets = offsets
+        self.text = "\n".join(lines) + "\n" if lines else ""
+        self.offsets = [0, *accumulate(len(line) + 1 for line in lines)]
 
     def __len__(self) -> int:
         return len(self.lines)

@@ -45,7 +45,7 @@ def run_export(repository: Path, records: Location, context_lines: int = 5, prog
     options = options or ExportOptions(context_lines=context_lines or 5)
     repos = [Path(repository), *(Path(r) for r in more_repositories)]
     report = ExportReport(repository=", ".join(str(r) for r in repos))
-    write_jsonl(records, export_repositories(repos, report, options, progress, show_progress))
+    write_jsonl(records, export_repositories(repos, report, options, progress, show_progress, encoded=True))
     queue_path = review_queue or default_review_queue(records)
     if report.flagged and queue_path is not None:
         ReviewQueue(queue_path).flag((f["recordId"], f["path"], f["reasons"]) for f in report.flagged)

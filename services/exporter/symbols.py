@@ -48,6 +48,12 @@ def language_of(suffix: str) -> str:
 
 # ---- Python -------------------------------------------------------------------------------------------
 
+@cache
+def _blocks_of(node_type: type) -> tuple[str, ...]:
+    """The statement-list fields a node type has, in walking order; none for simple statements."""
+    return tuple(name for name in ("body", "orelse", "finalbody", "handlers", "cases") if name in node_type._fields)
+
+
 def python_symbols(text: str) -> list[Symbol]:
     """Every function and class in Python source; SourceSyntaxError when it does not parse."""
     try:
@@ -78,7 +84,7 @@ def python_symbols(text: str) -> list[Symbol]:
                 out.append(Symbol(path, kind, start, child.lineno, end, header_end, has_body))
                 stack.append((body, path))
                 continue
-            for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for name in _blocks_of(type(child)):
                 block = getattr(child, name, None)
                 if isinstance(block, list) and block:
                     if isinstance(block[0], ast.stmt):
@@ -156,6 +162,12 @@ def _captured(query, root) -> list:
     found = query.captures(root)
     # py-tree-sitter 0.22 returns [(node, name)]; 0.23+ returns {name: [nodes]}.
     return [node for node, _ in found] if isinstance(found, list) else [n for ns in found.values() for n in ns]
+
+
+def load_parsers() -> None:
+    """Load every tree-sitter grammar and symbol query now (e.g. before forking workers, which then share them)."""
+    for language in ("javascript", "typescript", "tsx"):
+        _symbol_query(language)
 
 
 def script_symbols(text: str, language: str) -> list[Symbol]:

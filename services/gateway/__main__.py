@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--daily-limit", type=int, default=DEFAULT_DAILY_LIMIT,
                         help="playground generations per client per day")
     parser.add_argument("--daily-vote-cap", type=int, default=DEFAULT_DAILY_CAP, help="votes per reviewer per day")
+    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
+                        help="a network whose X-Forwarded-For names the visitor (the dashboard's pods, the ingress "
+                             "controller); repeatable. Loopback is always trusted")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8060)
     parser.add_argument("--write-openapi", type=Path, default=None, metavar="FILE",
@@ -35,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.results is None:
         args.results = default_results_dir(Path.cwd())
     serve(args.results, host=args.host, port=args.port, model_server=args.model_server, votes_url=args.votes_url,
-          review_queue=args.review_queue, daily_limit=args.daily_limit, daily_vote_cap=args.daily_vote_cap)
+          review_queue=args.review_queue, daily_limit=args.daily_limit, daily_vote_cap=args.daily_vote_cap,
+          trusted_proxies=tuple(args.trusted_proxy))
 
 
 if __name__ == "__main__":

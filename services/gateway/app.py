@@ -2,8 +2,8 @@
 
 Routes translate HTTP to the plain modules beside this one and back; no logic lives here.
 - results: ``GET /api/results`` (the run's results.json), ``GET /api/problems`` (per-problem rows)
-- playground: ``POST /api/generate`` streams one NDJSON line per arm from the model server (gRPC),
-  at most ``daily_limit`` requests per client per UTC day
+- playground: ``POST /api/generate`` streams both arms' text as the model server (gRPC) decodes it, as
+  NDJSON events, at most ``daily_limit`` requests per client per UTC day
 - human evaluation: ``POST /api/reviewers``, ``GET /api/pairs/next``, ``POST /api/votes``, ``GET /api/votes/summary``
 - review queue: ``GET /api/review``, ``POST /api/review/{record_id}/accept|reject``
 """
@@ -127,32 +127,38 @@ class RejectRequest(BaseModel):
 _ERRORS = {code: {"model": ErrorReply} for code in (400, 401, 404, 409, 429, 503)}
 
 
-def client_key(request: Request, forwarded_for: str | None) -> str:
+def client_key(request: Request, forwarded_for: str | None,
+               trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()) -> str:
     """Who a request counts against: the peer address, or the first ``X-Forwarded-For`` address when the
-    peer is on loopback (the dashboard relaying a visitor); a remote peer cannot pick its own key."""
+    peer is a proxy the gateway trusts: loopback (the in-process dashboard relaying a visitor) or a network
+    in ``trusted`` (``--trusted-proxy``: the dashboard's pods, the ingress controller). Any other peer cannot
+    pick its own key."""
     peer = request.client.host if request.client else "unknown"
     try:
-        trusted = ipaddress.ip_address(peer).is_loopback
+        address = ipaddress.ip_address(peer)
+        is_trusted = address.is_loopback or any(address in network for network in trusted)
     except ValueError:
-        trusted = False
-    if trusted and forwarded_for:
+        is_trusted = False
+    if is_trusted and forwarded_for:
         return forwarded_for.split(",")[0].strip()[:64] or peer
     return peer
 
 
 def create_app(results_dir: Path, model_server: str | None = None, votes_url: str | None = None,
                review_queue: Path | None = None, daily_limit: int = DEFAULT_DAILY_LIMIT,
-               daily_vote_cap: int = DEFAULT_DAILY_CAP) -> FastAPI:
+               daily_vote_cap: int = DEFAULT_DAILY_CAP, trusted_proxies: tuple[str, ...] = ()) -> FastAPI:
     """The gateway for the run in ``results_dir``.
 
     ``model_server`` is the ModelServer's host:port (the playground answers 503 without one);
     ``votes_url`` a SQLAlchemy URL (default: SQLite ``<results_dir>/votes.sqlite``); ``review_queue``
-    the review queue's SQLite file (default: ``<results_dir>/export/*.review.sqlite`` when present).
+    the review queue's SQLite file (default: ``<results_dir>/export/*.review.sqlite`` when present);
+    ``trusted_proxies`` networks (CIDR) whose ``X-Forwarded-For`` names the visitor the daily limit counts.
     """
     results_dir = Path(results_dir)
     app = FastAPI(title="commentslab gateway", version=API_VERSION,
                   description="Public API: results, the playground, blind A/B votes and the review queue.")
     limiter = DailyRateLimiter(daily_limit)
+    trusted = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies)
     playground = Playground(model_server) if model_server else None
     if votes_url is None:
         # Beside the results; a missing folder has nothing to vote on, so an in-memory store will do.
@@ -225,25 +231,26 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
         return {**finished, **live}
 
     @app.post("/api/generate", responses={**_ERRORS, 200: {"content": {"application/x-ndjson": {}},
-                                                           "description": "one JSON line per arm"}})
+                                                           "description": "NDJSON events, both arms interleaved"}})
     def generate(body: GenerateRequest, request: Request,
                  x_forwarded_for: str | None = Header(default=None)) -> StreamingResponse:
-        """Generate with each arm; streams one JSON line per arm as it finishes. Counts against the daily limit."""
+        """Generate with both arms at once, streamed as one JSON object per line as the tokens are decoded:
+        ``start`` (arm, input) per arm, then ``delta`` (arm, text) events of both arms interleaved, then per
+        arm ``done`` (arm, input, completion, finishReason, generatedTokens, seconds) or ``error`` (arm, error).
+        Every line carries ``remainingToday``. Counts against the daily limit."""
         if playground is None:
             raise HTTPException(503, "the playground is off: start the gateway with --model-server HOST:PORT")
-        remaining = limiter.take(client_key(request, x_forwarded_for))
+        remaining = limiter.take(client_key(request, x_forwarded_for, trusted))
         if remaining is None:
             raise HTTPException(429, limiter.message())
         metadata = metadata_from_text(body.metadata)
 
         def lines() -> Iterator[bytes]:
-            try:
-                for result in playground.generate(body.prompt, metadata, body.maxNewTokens):
-                    yield (json.dumps({**result, "remainingToday": remaining}) + "\n").encode()
-            except CommentslabError as exc:
-                yield (json.dumps({"error": str(exc)}) + "\n").encode()
+            for event in playground.stream(body.prompt, metadata, body.maxNewTokens):
+                yield (json.dumps({**event, "remainingToday": remaining}) + "\n").encode()
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        # No proxy buffering (ingress-nginx honours this header), so each line reaches the visitor as it is made.
+        return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Accel-Buffering": "no"})
 
     @app.post("/api/reviewers", responses=_ERRORS)
     def register(body: RegisterRequest) -> RegisterReply:

@@ -175,7 +175,9 @@ def compare_arms(steps: Steps, scored: dict, rows: list[dict], cfg: ExperimentCo
     seeds = len(by_seed["control"])
     samples = cfg.generate.n
     metrics = []
-    for metric in METRICS:
+    # pass@k for every k the config asks for (pass@10 needs n >= 10), then the other metrics.
+    candidates = [f"pass@{k}" for k in cfg.evaluate.k] + [m for m in METRICS if m != "pass@1"]
+    for metric in dict.fromkeys(candidates):
         if all(has_metric(p, metric) for arm in ("control", "experiment") for seed in by_seed[arm] for p in seed):
             metrics.append(metric)
     significance = {}
@@ -254,8 +256,10 @@ def machine() -> dict:
     """What ran it: enough to compare timings honestly."""
     import torch
 
+    cuda = torch.cuda.is_available()
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
     return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "torch": torch.__version__, "cuda": torch.cuda.is_available(), "host": platform.node()}
+            "torch": torch.__version__, "cuda": cuda, "gpus": gpus, "host": platform.node()}
 
 
 def _split(steps: Steps, clock: StepClock, records: Path, split_dir: Path, cfg: ExperimentConfig) -> tuple[dict, list]:

@@ -104,14 +104,19 @@ class LocalSteps:
         from services.serving.generate import Sampling
 
         g = cfg.generate
-        self._generator.batch_size = g.batch_size
+        self._generator.max_batch = g.batch_size
+        # The requests GrpcSteps sends (same chunks, same seeds), so both give the same samples; queued at
+        # once, the scheduler batches rows across them.
+        requests = [
+            self._generator.submit(name, chunk, Sampling(g.n, g.temperature, g.top_p, g.max_new_tokens,
+                                                         tuple(g.stop), cfg.seed + index))
+            for index, chunk in enumerate(_chunks(prompts, max(1, g.batch_size // g.n)))
+        ]
         out: list[list[str]] = []
         with tqdm(total=len(prompts) * g.n, desc=f"generate {name}", unit="sample") as bar:
-            for index, chunk in enumerate(_chunks(prompts, max(1, g.batch_size // g.n))):
-                sampling = Sampling(g.n, g.temperature, g.top_p, g.max_new_tokens, tuple(g.stop), cfg.seed + index)
-                completions, _ = self._generator.generate(name, chunk, sampling)
-                out.extend(completions)
-                bar.update(len(chunk) * g.n)
+            for request in requests:
+                out.extend(self._generator.collect(request)[0])
+                bar.update(len(request.prompts) * g.n)
         return out
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
@@ -217,22 +222,34 @@ class GrpcSteps:
             raise describe_rpc_error("model-server", exc) from exc
 
     def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]:
+        from collections import deque
+
         stub = self._stub("model-server", model_server_pb2_grpc.ModelServerStub)
         g = cfg.generate
+        in_flight = 4
         out: list[list[str]] = []
+        requests = [
+            model_server_pb2.GenerateRequest(model=name, prompts=chunk, n=g.n, temperature=g.temperature,
+                                             top_p=g.top_p, max_new_tokens=g.max_new_tokens, stop=g.stop,
+                                             seed=cfg.seed + index)
+            for index, chunk in enumerate(_chunks(prompts, max(1, g.batch_size // g.n)))
+        ]
+        # A few requests in flight, so the server batches across them, while each deadline still covers a
+        # bounded amount of work; replies are taken in order.
+        pending = deque()
         with tqdm(total=len(prompts) * g.n, desc=f"generate {name}", unit="sample") as bar:
-            # One request per server batch, so the bar moves and a deadline covers a bounded amount of work.
-            for index, chunk in enumerate(_chunks(prompts, max(1, g.batch_size // g.n))):
-                request = model_server_pb2.GenerateRequest(
-                    model=name, prompts=chunk, n=g.n, temperature=g.temperature, top_p=g.top_p,
-                    max_new_tokens=g.max_new_tokens, stop=g.stop, seed=cfg.seed + index,
-                )
+            for index in range(len(requests)):
+                while len(pending) < in_flight and index + len(pending) < len(requests):
+                    pending.append(stub.Generate.future(requests[index + len(pending)],
+                                                        timeout=DEADLINES["generate"]))
                 try:
-                    reply = stub.Generate(request, timeout=DEADLINES["generate"])
+                    reply = pending.popleft().result()
                 except grpc.RpcError as exc:
+                    for future in pending:
+                        future.cancel()
                     raise describe_rpc_error("model-server", exc) from exc
                 out.extend(list(r.texts) for r in reply.results)
-                bar.update(len(chunk) * g.n)
+                bar.update(len(requests[index].prompts) * g.n)
         return out
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:

@@ -1,137 +1,126 @@
-"""Completions from loaded checkpoints: prompts x n samples, batched, cut at stop sequences.
+"""Completions from loaded checkpoints: prompts x n samples through the continuous-batching scheduler.
 
-Requests are flattened to (prompt, sample) rows, sorted by prompt length so a batch pads little,
-generated with a stopping rule that ends a row at its first stop sequence, and cut there.
+`Generator` holds models by name (one per arm), checks requests against the server's limits, and
+hands them to one `Scheduler`, whose thread batches the rows of every in-flight request together.
+A sample depends only on (model, prompt, settings, seed, prompt index, sample index), never on the
+batch it ran in; see decoder.py and sampling.py for how.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 from services.common.errors import InputError
 from services.common.models import load_checkpoint
+from services.serving import metrics
+from services.serving.checkpoints import local_checkpoint
+from services.serving.decoder import Decoder
+from services.serving.sampling import Limits, Sampling, check_request, cut_at_stop
+from services.serving.scheduler import Chunk, Model, Request, Scheduler
+
+__all__ = ["Chunk", "Generator", "Limits", "Sampling", "UnknownModel", "cut_at_stop", "default_device"]
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """Decoding settings of one request."""
-
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 128
-    stop: tuple[str, ...] = ()
-    seed: int = 0
+class UnknownModel(InputError):
+    """A request for a model name that is not loaded."""
 
 
-def cut_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:
-    """`text` up to (not including) the earliest stop sequence."""
-    cut = len(text)
-    for s in stop:
-        index = text.find(s)
-        if index != -1:
-            cut = min(cut, index)
-    return text[:cut]
+def default_device() -> str:
+    """cuda when a GPU is visible, else cpu."""
+    import torch
 
-
-def _stop_rule(tokenizer, prompt_width: int, stop: tuple[str, ...]):
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    class StopOnSequences(_StopOnSequences, StoppingCriteria):
-        pass
-
-    return StoppingCriteriaList([StopOnSequences(tokenizer, prompt_width, stop)])
-
-
-class _StopOnSequences:
-    """Stopping rule: a row is done once its new text holds a stop sequence (checked on the tail only)."""
-
-    def __init__(self, tokenizer, prompt_width: int, stop: tuple[str, ...]):
-        self.tokenizer = tokenizer
-        self.prompt_width = prompt_width
-        self.stop = stop
-        self.longest = max((len(s) for s in stop), default=0)
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        done = []
-        for row in input_ids:
-            new = row[self.prompt_width :]
-            # Decoding the last tokens suffices: a stop sequence is a few characters long.
-            tail = self.tokenizer.decode(new[-(self.longest + 8) :], skip_special_tokens=True)
-            done.append(any(s in tail for s in self.stop))
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class Generator:
-    """Holds models by name (one per arm) and generates completions from them."""
+    """Holds models by name and generates completions from them, batching concurrent requests."""
 
-    def __init__(self, batch_size: int = 16):
-        self.batch_size = batch_size
-        self._models: dict[str, tuple[object, object]] = {}
-        self._lock = threading.Lock()  # one generate at a time: the CPU has no room for two
+    def __init__(self, max_batch: int = 16, limits: Limits | None = None, device: str | None = None,
+                 dtype: str | None = None, batch_wait: float = 0.002):
+        import torch
 
-    def load(self, name: str, checkpoint: Path) -> int:
-        """Load a checkpoint under `name`; returns its parameter count."""
-        model, tokenizer = load_checkpoint(checkpoint)
-        tokenizer.padding_side = "left"
+        self.device = device or default_device()
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise InputError("device", f"{self.device} was asked for but no CUDA device is visible; use cpu")
+        self.dtype = getattr(torch, dtype or ("bfloat16" if self.device.startswith("cuda") else "float32"))
+        self.limits = limits or Limits()
+        self.scheduler = Scheduler(max_batch, batch_wait)
+        self._models: dict[str, Model] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def max_batch(self) -> int:
+        """Rows decoded together at most."""
+        return self.scheduler.max_batch
+
+    @max_batch.setter
+    def max_batch(self, value: int) -> None:
+        self.scheduler.max_batch = max(1, value)
+
+    def load(self, name: str, checkpoint: str | Path) -> int:
+        """Load a checkpoint (a path, file:// or az:// URI) under `name`; returns its parameter count."""
+        if not name:
+            raise InputError("name", "is empty; name the arm the checkpoint serves, e.g. control")
+        model, tokenizer = load_checkpoint(local_checkpoint(checkpoint))
+        return self.add(name, model, tokenizer)
+
+    def add(self, name: str, model, tokenizer) -> int:
+        """Serve an already built causal LM under `name` (moved to this generator's device and dtype)."""
+        model = model.to(device=self.device, dtype=self.dtype).eval()
+        eos = model.generation_config.eos_token_id if model.generation_config else None
+        eos = {eos} if isinstance(eos, int) else set(eos or ())
+        if tokenizer.eos_token_id is not None:
+            eos.add(tokenizer.eos_token_id)
+        loaded = Model(name, Decoder(model), tokenizer, frozenset(eos))
         with self._lock:
-            self._models[name] = (model, tokenizer)
+            self._models[name] = loaded
+            metrics.LOADED_MODELS.set(len(self._models))
         return sum(p.numel() for p in model.parameters())
 
     def names(self) -> list[str]:
         """Names of the loaded models."""
         return sorted(self._models)
 
-    def generate(
-        self, name: str, prompts: list[str], sampling: Sampling, on_batch: Callable[[int, int], None] | None = None
-    ) -> tuple[list[list[str]], int]:
+    def submit(self, name: str, prompts: list[str], sampling: Sampling) -> Request:
+        """Check and queue a request; its `Chunk`s (then None) arrive on `request.events`."""
+        model = self._models.get(name)
+        if model is None:
+            raise UnknownModel(name or "model", "no model of that name is loaded "
+                                                f"(loaded: {', '.join(self.names()) or 'none'})")
+        check_request(prompts, sampling, self.limits)
+        ids = [model.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        for index, prompt in enumerate(ids):
+            if not prompt:
+                raise InputError(f"prompts[{index}]", "has no tokens")
+            if len(prompt) >= model.decoder.context:
+                raise InputError(f"prompts[{index}]", f"has {len(prompt)} tokens; the model's context is "
+                                                      f"{model.decoder.context}; shorten it")
+        return self.scheduler.submit(Request(model, ids, sampling))
+
+    def stream(self, request: Request, timeout: float | None = None) -> Iterator[Chunk]:
+        """The chunks of a submitted request as the loop produces them."""
+        while (event := request.events.get(timeout=timeout)) is not None:
+            if isinstance(event, Exception):
+                raise RuntimeError(f"generation failed: {event}") from event
+            yield event
+
+    def generate(self, name: str, prompts: list[str], sampling: Sampling) -> tuple[list[list[str]], int]:
         """(`n` completions per prompt in request order, tokens generated)."""
-        import torch
+        request = self.submit(name, prompts, sampling)
+        return self.collect(request)[0], request.tokens
 
-        if name not in self._models:
-            raise InputError(name, f"no model of that name is loaded (loaded: {', '.join(self.names()) or 'none'})")
-        model, tokenizer = self._models[name]
-        rows = [(p, s) for p in range(len(prompts)) for s in range(sampling.n)]
-        lengths = {p: len(tokenizer(prompts[p], add_special_tokens=False)["input_ids"]) for p in range(len(prompts))}
-        rows.sort(key=lambda r: (lengths[r[0]], r))
-        out: list[list[str]] = [[""] * sampling.n for _ in prompts]
-        generated = 0
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(rows), self.batch_size):
-                chunk = rows[start : start + self.batch_size]
-                encoded = tokenizer([prompts[p] for p, _ in chunk], return_tensors="pt", padding=True,
-                                    add_special_tokens=False)
-                width = encoded["input_ids"].shape[1]
-                torch.manual_seed(sampling.seed + start)
-                greedy = sampling.temperature <= 0
-                outputs = model.generate(
-                    **encoded,
-                    max_new_tokens=sampling.max_new_tokens,
-                    do_sample=not greedy,
-                    temperature=None if greedy else sampling.temperature,
-                    top_p=None if greedy else sampling.top_p,
-                    top_k=None,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                    stopping_criteria=_stop_rule(tokenizer, width, sampling.stop) if sampling.stop else None,
-                )
-                for (p, s), ids in zip(chunk, outputs, strict=True):
-                    new = ids[width:]
-                    generated += int((new != tokenizer.pad_token_id).sum())
-                    out[p][s] = cut_at_stop(tokenizer.decode(new, skip_special_tokens=True), sampling.stop)
-                if on_batch:
-                    on_batch(min(start + self.batch_size, len(rows)), len(rows))
-        return out, generated
+    def collect(self, request: Request) -> tuple[list[list[str]], list[list[str]]]:
+        """Wait for a submitted request: (completions, finish reasons), n per prompt, in request order."""
+        texts = [[""] * request.sampling.n for _ in request.prompts]
+        reasons = [[""] * request.sampling.n for _ in request.prompts]
+        for chunk in self.stream(request):
+            texts[chunk.prompt_index][chunk.sample_index] += chunk.text
+            if chunk.done:
+                reasons[chunk.prompt_index][chunk.sample_index] = chunk.finish_reason
+        return texts, reasons
 
-
-def timed_generate(generator: Generator, name: str, prompts: list[str], sampling: Sampling):
-    """(completions, tokens, seconds) — the figures the server reports with each reply."""
-    start = time.perf_counter()
-    completions, tokens = generator.generate(name, prompts, sampling)
-    return completions, tokens, time.perf_counter() - start
+    def close(self) -> None:
+        """Stop the decode loop."""
+        self.scheduler.stop()

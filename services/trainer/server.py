@@ -1,4 +1,8 @@
-"""Trainer gRPC shell: runs `train_arm` and streams each step to the caller."""
+"""Trainer gRPC shell: runs `train_arm` and streams each step to the caller.
+
+A request whose out_uri holds a checkpoint of the same config and data resumes from it: the stream then
+starts with a status event (stage "resume") saying from which step, and each progress event carries
+`resumed_from_step`."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import threading
 import grpc
 from prometheus_client import Counter, Gauge
 
-from commentslab.v1 import trainer_pb2, trainer_pb2_grpc
+from commentslab.v1 import common_pb2, trainer_pb2, trainer_pb2_grpc
 from services.common.artifacts import to_path, to_uri
 from services.common.config import config_from_dict
 from services.common.grpc_server import stream_worker
@@ -27,6 +31,9 @@ def recording_steps(emit, arm: str):
     """`emit`, with each progress event's figures recorded as Prometheus metrics on the way."""
 
     def record(event):
+        if not event.HasField("progress"):
+            emit(event)
+            return
         p = event.progress
         STEP.labels(arm).set(p.step)
         TOTAL_STEPS.labels(arm).set(p.total_steps)
@@ -61,6 +68,9 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServicer):
             return train_arm(
                 to_path(request.dataset_uri), request.arm, to_path(request.out_uri), cfg, request.tracking_uri,
                 on_step=lambda r: emit(trainer_pb2.TrainEvent(progress=trainer_pb2.TrainProgress(**r.__dict__))),
+                on_status=lambda text: emit(trainer_pb2.TrainEvent(status=common_pb2.Progress(
+                    stage="resume" if text.startswith("resuming") else "train", detail=text))),
+                resume=not request.restart,
             )
 
         def result(outcome):
@@ -72,6 +82,13 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServicer):
                     final_loss=outcome.final_loss,
                     wall_seconds=outcome.wall_seconds,
                     history_uri=to_uri(to_path(request.out_uri) / "history.json"),
+                    validation_loss=outcome.validation_loss,
+                    stop_reason=outcome.stop_reason,
+                    best_step=outcome.best_step or 0,
+                    resumed_from_step=outcome.resumed_from_step,
+                    registered_model=outcome.registered_model or "",
+                    registered_version=outcome.registered_version or "",
+                    plan_json=json.dumps(outcome.plan),
                 )
             )
 

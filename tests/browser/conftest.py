@@ -1,7 +1,8 @@
 """Browser-test fixtures: a dashboard served in a subprocess and Debian's headless Chromium.
 
-``start_dashboard(results_dir, *extra_args) -> base URL`` starts ``python -m dashboard`` on a free
-loopback port (extra arguments such as ``--model-server`` passed on) and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read
+``start_dashboard(results_dir, *extra_args, cwd=REPO_ROOT) -> base URL`` starts ``python -m dashboard`` on a
+free loopback port (extra arguments such as ``--model-server`` passed on; results_dir None: no ``--results``,
+the dashboard's default folder under ``cwd``) and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read
 with ``driver.get_log("browser")``.
 """
 
@@ -32,8 +33,10 @@ def free_loopback_port() -> int:
 
 
 @contextlib.contextmanager
-def running_dashboard(results_dir: Path, *extra_args: str, startup_timeout: float = 60.0) -> Iterator[str]:
-    """Run ``python -m dashboard --results results_dir`` on a free loopback port; yield its base URL.
+def running_dashboard(results_dir: Path | None, *extra_args: str, startup_timeout: float = 60.0,
+                      cwd: Path = REPO_ROOT) -> Iterator[str]:
+    """Run ``python -m dashboard --results results_dir`` (without ``--results`` when None) in ``cwd`` on a
+    free loopback port; yield its base URL.
 
     Waits until the page answers HTTP 200; raises ``RuntimeError`` with the server's output if it
     exits or does not answer within ``startup_timeout`` seconds. The server is stopped on exit.
@@ -43,10 +46,10 @@ def running_dashboard(results_dir: Path, *extra_args: str, startup_timeout: floa
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with tempfile.TemporaryFile(mode="w+") as log:
+        results = ["--results", str(results_dir)] if results_dir is not None else []
         process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "--results", str(results_dir), "--port", str(port),
-             *extra_args],
-            cwd=REPO_ROOT,
+            [sys.executable, "-m", "dashboard", *results, "--port", str(port), *extra_args],
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -81,9 +84,11 @@ def running_dashboard(results_dir: Path, *extra_args: str, startup_timeout: floa
 
 @pytest.fixture
 def start_dashboard() -> Iterator[Callable[..., str]]:
-    """Factory fixture: ``start_dashboard(results_dir, *extra_args)`` serves that folder and returns the base URL."""
+    """Factory fixture: ``start_dashboard(results_dir, *extra_args, cwd=...)`` serves that folder (None: the
+    default folder under ``cwd``) and returns the base URL."""
     with contextlib.ExitStack() as stack:
-        yield lambda results_dir, *extra_args: stack.enter_context(running_dashboard(Path(results_dir), *extra_args))
+        yield lambda results_dir, *extra_args, **options: stack.enter_context(
+            running_dashboard(None if results_dir is None else Path(results_dir), *extra_args, **options))
 
 
 @pytest.fixture

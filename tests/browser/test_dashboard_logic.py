@@ -1,15 +1,23 @@
 """The dashboard's plain modules (no browser): Overview rows with new and old result keys, CSV/LaTeX export,
-diff and metadata hints, and the default results folder."""
+diff and metadata hints, the default results folder, the charts' static drawings and gzip."""
 
 import csv
+import gzip
 import io
 import json
 import os
+import re
+from xml.etree import ElementTree
 
+import flask
+import pytest
 from test_dashboard import make_sample_results
 
 from dashboard.comparison import code_diff, metadata_hints, metadata_terms, outcomes
+from dashboard.compression import gzip_responses
+from dashboard.figures import bradley_terry_figure, loss_figure
 from dashboard.overview import columns, headline_rows, verdict
+from dashboard.static_chart import LEFT, RIGHT, WIDTH, figure_svg, nice_ticks, svg_data_uri
 from dashboard.table_export import latex_escape, metrics_csv, metrics_latex
 from services.gateway.results_store import default_results_dir, disagrees
 
@@ -74,3 +82,53 @@ def test_default_results_prefers_reference_then_newest_run(tmp_path):
     (tmp_path / "results" / "reference").mkdir(parents=True)
     (tmp_path / "results" / "reference" / "results.json").write_text("{}")
     assert default_results_dir(tmp_path) == tmp_path / "results" / "reference"
+
+
+def test_nice_ticks_are_round_and_cover_the_range():
+    assert nice_ticks(1.4, 3.2) == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    assert nice_ticks(0, 0.52) == [0.0, 0.2, 0.4, 0.6]
+    assert nice_ticks(5, 5) == [5.0, 5.5, 6.0]  # a flat series still gets an axis
+
+
+def test_static_drawing_places_each_point_and_bar_where_plotly_would():
+    history = [{"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.0}, {"step": 3, "loss": 1.0}]
+    svg = figure_svg(loss_figure(history, "control"))
+    ElementTree.fromstring(svg)  # well-formed
+    points = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
+    xs, ys = zip(*((float(a), float(b)) for a, b in (p.split(",") for p in points)), strict=True)
+    assert xs[0] == LEFT and xs[-1] == WIDTH - RIGHT and xs[1] == pytest.approx((xs[0] + xs[2]) / 2)
+    assert ys[0] < ys[1] < ys[2] and ys[1] == pytest.approx((ys[0] + ys[2]) / 2)  # falling loss, drawn falling
+    assert "Training loss — control" in svg and ">step<" in svg and ">loss<" in svg
+    bars = figure_svg(bradley_terry_figure({"control": {"strength": 0.2, "low": 0.1, "high": 0.3},
+                                            "experiment": {"strength": 0.6, "low": 0.5, "high": 0.7}}))
+    heights = [float(h) for h in re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" height="([^"]+)" fill="#636efa"',
+                                              bars)]
+    assert heights[1] == pytest.approx(3 * heights[0], rel=1e-3)
+    assert bars.count('stroke="#444" stroke-width="1.5"') == 2  # one error bar per arm
+    assert svg_data_uri("<svg/>").startswith("data:image/svg+xml;base64,")
+
+
+def test_gzip_compresses_static_files_once_and_leaves_streams_alone():
+    server = flask.Flask(__name__)
+    gzip_responses(server)
+    reads = []
+
+    @server.route("/_dash-component-suites/big.js")
+    def big():
+        reads.append(1)
+        return flask.Response("var x = 1;\n" * 2000, mimetype="application/javascript", headers={"ETag": '"v1"'})
+
+    @server.route("/stream")
+    def stream():
+        return flask.Response((f"{i}\n" for i in range(3000)), mimetype="application/javascript")
+
+    client = server.test_client()
+    first = client.get("/_dash-component-suites/big.js", headers={"Accept-Encoding": "gzip, br"})
+    again = client.get("/_dash-component-suites/big.js", headers={"Accept-Encoding": "gzip"})
+    plain = client.get("/_dash-component-suites/big.js")
+    streamed = client.get("/stream", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in first.headers["Vary"]
+    assert gzip.decompress(first.data) == b"var x = 1;\n" * 2000 and len(first.data) < 1000
+    assert again.data == first.data
+    assert "Content-Encoding" not in plain.headers and len(plain.data) == 22000
+    assert "Content-Encoding" not in streamed.headers and streamed.data.startswith(b"0\n1\n")

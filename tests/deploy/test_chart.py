@@ -82,7 +82,7 @@ def test_checkov_finds_no_failed_check_and_only_the_justified_skips(checkov, ren
 
 def test_pinning_every_image_by_digest_removes_the_digest_skip(helm, checkov, tmp_path):
     digest = "sha256:" + "a" * 64
-    repositories = ["exporter", "splitter", "model-server", "sandbox", "stats", "dashboard", "mlflow"]
+    repositories = ["exporter", "splitter", "model-server", "sandbox", "stats", "dashboard", "gateway", "mlflow"]
     args = [f"--set=image.digests.{r}={digest}" for r in repositories] + [f"--set=postgresql.image.digest={digest}"]
     (tmp_path / "pinned.yaml").write_text(render(helm, *args))
     report = _checkov(checkov, tmp_path, "kubernetes")
@@ -245,7 +245,15 @@ def test_external_postgresql_without_a_host_is_refused_with_the_reason(helm):
     assert "postgresql.external.host is required" in result.stderr
 
 
-def test_the_gateway_is_off_unless_asked_for(rendered):
-    assert "commentslab-gateway" not in _by_kind(documents(rendered["default"].read_text()), "Deployment")
-    gateway = _by_kind(documents(rendered["everything"].read_text()), "Deployment")["commentslab-gateway"]
-    assert "python -m services.gateway" in _pod_spec(gateway)["containers"][0]["command"][-1]
+def test_the_gateway_is_the_dashboards_back_end_and_trusts_only_the_pod_network(rendered, helm):
+    deployments = _by_kind(documents(rendered["default"].read_text()), "Deployment")
+    gateway = " ".join(_pod_spec(deployments["commentslab-gateway"])["containers"][0]["command"])
+    assert "python -m services.gateway" in gateway and "--trusted-proxy '10.244.0.0/16'" in gateway
+    assert "--model-server 'commentslab-model-server:50054'" in gateway
+    dashboard = _pod_spec(deployments["commentslab-dashboard"])["containers"][0]["command"]
+    assert dashboard[dashboard.index("--gateway") + 1] == "http://commentslab-gateway:8000"
+    assert dashboard[dashboard.index("--proxy-hops") + 1] == "1"
+    # Turned off, the dashboard serves the same API in-process, and no gateway is deployed.
+    alone = _by_kind(documents(render(helm, "--set", "gateway.enabled=false")), "Deployment")
+    assert "commentslab-gateway" not in alone
+    assert "--proxy-hops 1" in _pod_spec(alone["commentslab-dashboard"])["containers"][0]["command"][-1]

@@ -1,11 +1,14 @@
 """The artifact store: URIs, atomic JSON, and manifests that make re-runs skip finished steps."""
 
 import json
+import os
 
 import pytest
 
 from services.common.artifacts import (
     Manifest,
+    blob_account,
+    blob_service_client,
     completed,
     manifest_for,
     read_jsonl,
@@ -56,3 +59,49 @@ def test_matching_manifest_is_reused_and_a_changed_input_is_not(tmp_path):
     write_manifest(out, dirty)
     assert completed(out, dirty) is None
     assert json.loads((out / "manifest.json").read_text())["step"] == "split"
+
+
+AZURITE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6I"
+           "FsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;")
+
+
+def test_a_connection_string_wins_and_signs_with_its_account_key(monkeypatch):
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", AZURITE)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_URL", "https://other.blob.core.windows.net")
+    assert blob_account(os.environ) == ("connection_string", AZURITE)
+    client = blob_service_client()
+    assert client.account_name == "devstoreaccount1"
+    assert client.url.startswith("http://127.0.0.1:10000/devstoreaccount1")
+    # Requests are signed with the account key from the string (a shared-key policy), no identity involved.
+    assert client.credential.account_name == "devstoreaccount1"
+    assert client.credential.account_key == AZURITE.split("AccountKey=")[1].split(";")[0]
+
+
+def test_an_account_url_alone_uses_workload_identity_as_on_aks(monkeypatch, tmp_path):
+    from azure.identity import DefaultAzureCredential, WorkloadIdentityCredential
+
+    # What the AKS workload identity webhook injects into a pod of the chart's ServiceAccount.
+    token = tmp_path / "azure-identity-token"
+    token.write_text("federated-token")
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_URL", "https://commentslab.blob.core.windows.net")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001")
+    monkeypatch.setenv("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000002")
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token))
+    assert blob_account(os.environ) == ("account_url", "https://commentslab.blob.core.windows.net")
+    client = blob_service_client()
+    assert client.account_name == "commentslab" and client.url == "https://commentslab.blob.core.windows.net/"
+    assert isinstance(client.credential, DefaultAzureCredential)
+    # The chain's first credential that can work here is workload identity (environment credentials
+    # need a secret or certificate, which the pod has none of).
+    usable = [c for c in client.credential.credentials if type(c).__name__ != "EnvironmentCredential"]
+    assert isinstance(usable[0], WorkloadIdentityCredential)
+
+
+def test_no_blob_account_configured_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
+    with pytest.raises(InputError, match="need AZURE_STORAGE_CONNECTION_STRING .* or AZURE_STORAGE_ACCOUNT_URL"):
+        blob_account(os.environ, "az://artifacts/x.json")
+    assert blob_account({"AZURE_STORAGE_CONNECTION_STRING": " ", "AZURE_STORAGE_ACCOUNT_URL": "https://a"}) == (
+        "account_url", "https://a")

@@ -31,7 +31,7 @@ def small_repo(humaneval_repo, tmp_path_factory):
 
 
 def test_two_folds_and_two_seeds_test_every_problem_once_per_seed(small_repo, tmp_path):
-    cfg = load_config("smoke", ["data.folds=2", "seeds=[11, 12]", "train.steps=1", "generate.n=1",
+    cfg = load_config("smoke", ["data.folds=2", "seeds=[11, 12]", "train.steps=1", "generate.n=2", "evaluate.k=[1, 2]",
                                 "generate.max_new_tokens=8", "evaluate.semantic_similarity=false"])
 
     results = run_experiment(LocalSteps(), cfg, tmp_path / "run", small_repo)
@@ -40,8 +40,11 @@ def test_two_folds_and_two_seeds_test_every_problem_once_per_seed(small_repo, tm
     ids = [p["id"] for p in results["problems"]]
     assert len(ids) == len(set(ids)) == PROBLEMS
     assert sorted({p["fold"] for p in results["problems"]}) == [0, 1]
-    assert results["evaluation"] == {"problems": PROBLEMS, "samples": 1, "seeds": 2, "folds": 2,
-                                     "testMetadata": "none", "k": [1], "alpha": 0.05}
+    assert results["evaluation"] == {"problems": PROBLEMS, "samples": 2, "seeds": 2, "folds": 2,
+                                     "testMetadata": "none", "k": [1, 2], "alpha": 0.05}
+    # pass@k is compared for every k asked for (the reference design's pass@10 the same way).
+    assert results["metrics"][:2] == ["pass@1", "pass@2"] and "pass@2" in results["significance"]
+    assert all(0 <= p[arm]["pass@2"] <= 1 for p in results["problems"] for arm in ("control", "experiment"))
     for entry in results["significance"].values():
         assert entry["seeds"] == 2 and entry["n"] == PROBLEMS
         assert entry["primaryTest"] == "problems-and-seeds t-test"

@@ -143,3 +143,20 @@ def test_schemathesis_no_server_error_and_no_schema_violation(gateway):
                                                      status_code_conformance, content_type_conformance])
 
         fuzz()
+
+
+def test_forwarded_for_names_the_visitor_only_from_a_trusted_proxy():
+    import ipaddress
+
+    from starlette.requests import Request
+
+    from services.gateway.app import client_key
+
+    def request(peer: str) -> Request:
+        return Request({"type": "http", "client": (peer, 40000), "headers": []})
+
+    pods = (ipaddress.ip_network("10.244.0.0/16"),)
+    assert client_key(request("127.0.0.1"), "203.0.113.7") == "203.0.113.7"  # the in-process dashboard
+    assert client_key(request("10.244.3.9"), "203.0.113.7, 10.0.0.1", pods) == "203.0.113.7"  # a dashboard pod
+    assert client_key(request("10.244.3.9"), "203.0.113.7") == "10.244.3.9"  # not trusted: counts as itself
+    assert client_key(request("198.51.100.4"), "203.0.113.7", pods) == "198.51.100.4"  # a visitor cannot pick a key

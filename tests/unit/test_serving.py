@@ -24,7 +24,7 @@ def test_stop_sequences_cut_at_the_earliest():
 
 def test_checkpoint_serves_n_samples_per_prompt_reproducibly(trained):
     outcome = trained
-    gen = Generator(batch_size=4)
+    gen = Generator(max_batch=4, device="cpu")
     gen.load("experiment", outcome.checkpoint)
     sampling = Sampling(n=2, temperature=0.9, top_p=0.95, max_new_tokens=6, stop=("\n",), seed=5)
     prompts = ["def add(a, b):\n", "def is_prime(n):\n    '''True for primes.'''\n", "x = "]

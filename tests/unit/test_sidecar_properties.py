@@ -2,6 +2,7 @@
 
 import copy
 import json
+import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -110,3 +111,34 @@ def test_exporting_a_mutated_sidecar_never_crashes_and_accounts_for_every_commen
     assert report.records == len(records)
     assert report.comments == len(records) + sum(1 for r in report.rejects if r["item"])
     assert all(r["kind"] and r["reason"] for r in report.rejects)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values | st.integers(-(2**80), 2**80), st.sampled_from(["params", "aiMetadata", "text", "id"]))
+def test_the_fast_json_reader_reads_every_value_as_pythons_json_does(value, key):
+    data = copy.deepcopy(VALID)
+    data["comments"][0][key] = value
+    raw = json.dumps(data, ensure_ascii=bool(len(str(value)) % 2)).encode()
+    try:
+        expected = parse_sidecar_data(json.loads(raw), "x.comments")
+    except SidecarError as exc:
+        expected = exc.kind
+    try:
+        got = parse_sidecar_bytes(raw, "x.comments")
+    except SidecarError as exc:
+        got = exc.kind
+    if isinstance(got, Sidecar):
+        assert got.finite == _finite(value)  # which writer the records of this sidecar get
+        expected.finite = got.finite
+        assert repr(got.comments[0]) == repr(expected.comments[0])  # 1 and 1.0, 2**70 and 1.2e21 differ here
+    assert got == expected
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True

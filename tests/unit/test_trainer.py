@@ -1,4 +1,5 @@
-"""Trainer core on the tiny model: masked loss, learning-rate schedule, MLflow run, checkpoint."""
+"""Trainer core on the tiny model: masked loss, learning-rate schedule, MLflow run (metrics, system metrics,
+artifact, registry), early stopping, and resuming an interrupted run in-process."""
 
 import math
 
@@ -28,18 +29,33 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate_at(10, 10, 1.0, 2) == pytest.approx(0.1)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, humaneval_records):
-    import mlflow
+def test_the_design_defaults_apply_unless_a_profile_or_flag_overrides_them():
+    from services.common.config import TrainConfig
 
+    t = TrainConfig()
+    assert (t.learning_rate, t.batch_size, t.epochs, t.warmup_steps, t.max_seq_len, t.patience) == (
+        1e-5, 4, 3, 100, 2048, 2)
+    gpu = load_config("gpu", ["train.patience=5", "train.packing=true"])
+    assert gpu.train.method == "auto" and gpu.model.dtype == "auto" and gpu.train.patience == 5 and gpu.train.packing
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, humaneval_records):
     out = tmp_path_factory.mktemp("train")
     split_records(humaneval_records, out, seed=3)
-    cfg = load_config("smoke", ["train.steps=3"])
-    tracking = f"sqlite:///{out / 'mlflow.db'}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    import mlflow
+
+    cfg = load_config("smoke", ["train.steps=3", "train.system_metrics_interval=0.5"])
+    tracking = f"sqlite:///{data / 'mlflow.db'}"
     seen = []
-    outcome = train_arm(out / "datasets" / "experiment", "experiment", out / "arm", cfg, tracking, seen.append)
+    outcome = train_arm(data / "datasets" / "experiment", "experiment", data / "arm", cfg, tracking, seen.append)
     mlflow.set_tracking_uri(tracking)
-    return outcome, seen, mlflow.get_run(outcome.mlflow_run_id), out
+    return outcome, seen, mlflow.get_run(outcome.mlflow_run_id), tracking
 
 
 def test_training_streams_every_step_and_logs_one_mlflow_run(trained):
@@ -52,6 +68,113 @@ def test_training_streams_every_step_and_logs_one_mlflow_run(trained):
     assert run.data.params["arm"] == "experiment"
     assert run.data.metrics["loss"] == pytest.approx(outcome.final_loss)
     assert outcome.validation_loss is not None and (outcome.checkpoint / "commentslab_checkpoint.json").is_file()
+    assert outcome.stop_reason == "completed" and outcome.best_step == 3
+
+
+def test_mlflow_holds_system_metrics_the_checkpoint_and_a_registered_model(trained):
+    from mlflow import MlflowClient
+
+    outcome, _, run, tracking = trained
+    assert {"learning_rate", "tokens_per_second", "validation_loss"} <= set(run.data.metrics)
+    assert any(k.startswith("system/") for k in run.data.metrics), sorted(run.data.metrics)
+    assert run.data.params["plan.method"] == "full" and run.data.tags["stop_reason"] == "completed"
+    client = MlflowClient(tracking_uri=tracking)
+    files = {a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")}
+    assert "checkpoint/commentslab_checkpoint.json" in files and "checkpoint/model.safetensors" in files
+    assert (outcome.registered_model, outcome.registered_version) == ("commentslab-experiment", "1")
+    version = client.get_model_version("commentslab-experiment", "1")
+    assert version.run_id == run.info.run_id and version.source.endswith("/checkpoint")
+
+
+def test_a_finished_training_is_not_redone(trained, data):
+    outcome, _, _, tracking = trained
+    again = train_arm(data / "datasets" / "experiment", "experiment", data / "arm",
+                      load_config("smoke", ["train.steps=3", "train.system_metrics_interval=0.5"]), tracking)
+    assert (again.mlflow_run_id, again.steps, again.registered_version) == (outcome.mlflow_run_id, 3, "1")
+
+
+def test_early_stopping_stops_after_patience_evaluations_and_returns_the_best_weights(data):
+    import mlflow
+
+    cfg = load_config("smoke", ["train.eval_every=1", "train.patience=2", "train.min_improvement=100",
+                                "train.system_metrics=false", "train.max_seq_len=64"])
+    tracking = f"sqlite:///{data / 'early.db'}"
+    outcome = train_arm(data / "datasets" / "control", "control", data / "early", cfg, tracking)
+    # Nothing beats step 1 by 100 nats: steps 2 and 3 are the two evaluations without improvement.
+    assert (outcome.steps, outcome.stop_reason, outcome.best_step) == (3, "early_stopping", 1)
+    assert outcome.validation_loss == outcome.history[0]["validationLoss"]
+    assert outcome.history[-1]["stopReason"] == "early_stopping" and outcome.history[-1]["bestStep"] == 1
+    mlflow.set_tracking_uri(tracking)
+    assert mlflow.get_run(outcome.mlflow_run_id).data.tags["stop_reason"] == "early_stopping"
+    # The checkpoint holds step 1's weights: its validation loss is step 1's.
+    from services.common.models import load_checkpoint
+    from services.trainer.data import collate
+    from services.trainer.engine import Engine
+    from services.trainer.train import _Validation
+
+    model, tok = load_checkpoint(outcome.checkpoint)
+    rows = [__import__("json").loads(line) for line in (data / "datasets" / "control" / "validation.jsonl").open()]
+    batches = [collate([encode_example(tok, r["input"], r["completion"], 64) for r in rows[i : i + 4]],
+                       tok.pad_token_id) for i in range(0, len(rows), 4)]
+    engine = Engine.__new__(Engine)
+    engine.module, engine.device, engine.autocast_dtype = model, "cpu", None
+    assert _Validation(batches, 2, 0).loss(engine) == pytest.approx(outcome.validation_loss, rel=1e-5)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_in_the_same_mlflow_run_and_ends_as_an_uninterrupted_one(data):
+    from mlflow import MlflowClient
+    from safetensors.torch import load_file
+
+    cfg = load_config("smoke", ["train.steps=7", "train.checkpoint_every=2", "train.system_metrics=false",
+                                "train.max_seq_len=64"])
+    dataset = data / "datasets" / "control"
+
+    def stop_at_5(report):
+        if report.step == 5:
+            raise _Interrupt
+
+    tracking = f"sqlite:///{data / 'resume.db'}"
+    with pytest.raises(_Interrupt):
+        train_arm(dataset, "control", data / "resumed", cfg, tracking, stop_at_5)
+    said = []
+    seen = []
+    resumed = train_arm(dataset, "control", data / "resumed", cfg, tracking, seen.append, on_status=said.append)
+    assert resumed.resumed_from_step == 4 and [s.step for s in seen] == [5, 6, 7]
+    assert all(s.resumed_from_step == 4 for s in seen) and "resuming from the checkpoint of step 4" in said[0]
+    assert resumed.steps == 7 and [h["step"] for h in resumed.history] == list(range(1, 8))
+    client = MlflowClient(tracking_uri=tracking)
+    assert len(client.search_runs([client.get_experiment_by_name("commentslab").experiment_id])) == 1
+    assert sorted(m.step for m in client.get_metric_history(resumed.mlflow_run_id, "loss")) == list(range(1, 8))
+
+    straight = train_arm(dataset, "control", data / "straight", cfg, f"sqlite:///{data / 'straight.db'}")
+    assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+    a = load_file(str(resumed.checkpoint / "model.safetensors"))
+    b = load_file(str(straight.checkpoint / "model.safetensors"))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+    assert not (data / "resumed" / "resume").exists()  # resumable checkpoints go once the run is done
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(data):
+    dataset = data / "datasets" / "control"
+    cfg = load_config("smoke", ["train.steps=4", "train.checkpoint_every=2", "train.system_metrics=false",
+                                "train.max_seq_len=64"])
+
+    def stop_at_3(report):
+        if report.step == 3:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train_arm(dataset, "control", data / "changed", cfg, f"sqlite:///{data / 'c.db'}", stop_at_3)
+    other = load_config("smoke", ["train.steps=4", "train.learning_rate=0.001", "train.system_metrics=false",
+                                  "train.max_seq_len=64"])
+    said = []
+    outcome = train_arm(dataset, "control", data / "changed", other, f"sqlite:///{data / 'c.db'}",
+                        on_status=said.append)
+    assert outcome.resumed_from_step == 0 and outcome.steps == 4 and "starting over" in said[0]
 
 
 def test_empty_training_set_is_refused_before_any_work(tmp_path):

@@ -1,7 +1,17 @@
-"""Vote statistics against textbook values and statsmodels, and the vote store's rules on a real SQLite file."""
+"""Vote statistics against textbook values and statsmodels, and the vote store's rules on a real SQLite file and
+on a real throwaway PostgreSQL server (Debian's postgresql 15; skipped with the reason when it is not installed)."""
 
+import contextlib
 import datetime as dt
+import itertools
+import os
+import pwd
 import random
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -80,9 +90,72 @@ def test_bradley_terry_orders_arms_and_bootstrap_brackets_the_estimate():
     assert summarise(votes[:30], ["control", "experiment"])["bradleyTerry"] is None
 
 
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server: initdb into a fresh folder, listening only on a unix socket there;
+    yields the folder (the socket's host). PostgreSQL refuses to run as root, so as root it runs as the
+    ``postgres`` user. Stopped (fast shutdown) and deleted on exit."""
+    if not (POSTGRES_BIN / "initdb").is_file():
+        pytest.skip(f"PostgreSQL is not installed ({POSTGRES_BIN}/initdb missing: apt-get install postgresql)")
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no `postgres` user for PostgreSQL to run as")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    folder = tempfile.mkdtemp(prefix="commentslab-pg-")
+    if as_user:
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    data = f"{folder}/data"
+    pg_ctl = [*as_user, str(POSTGRES_BIN / "pg_ctl"), "-D", data]
+    try:
+        subprocess.run([*as_user, str(POSTGRES_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+        # No TCP at all (listen_addresses ''): nothing can clash with another server's port.
+        subprocess.run([*pg_ctl, "-o", f"-k {folder} -c listen_addresses='' -F", "-l", f"{folder}/log", "-w",
+                        "start"], check=True, capture_output=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        log = Path(folder, "log")
+        raise RuntimeError(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')}"
+                           f"{log.read_text() if log.is_file() else ''}") from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_host() -> Iterator[str]:
+    with running_postgres() as host:
+        yield host
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def votes_url(request, tmp_path) -> str:
+    """A fresh, empty vote database: a SQLite file, or a new database on the throwaway PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'votes.sqlite'}"
+    import psycopg
+
+    host = request.getfixturevalue("postgres_host")
+    name = f"votes_{next(_databases)}"
+    with psycopg.connect(host=host, user="postgres", dbname="postgres", autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return f"postgresql+psycopg://postgres@/{name}?host={host}"
+
+
 @pytest.fixture
-def store(tmp_path):
-    return VoteStore(f"sqlite:///{tmp_path / 'votes.sqlite'}", daily_cap=3, rng=random.Random(0))
+def store(votes_url):
+    return VoteStore(votes_url, daily_cap=3, rng=random.Random(0))
 
 
 PAIRS = [Pair(pair_id(f"prob{i}", "control", "experiment"), f"prob{i}", ("control", "experiment")) for i in range(5)]
@@ -113,9 +186,9 @@ def test_sides_are_randomised_per_pair(store):
     assert store.next_pair(reviewer, PAIRS) is None
 
 
-def test_daily_cap_and_unknown_reviewer_and_unserved_pair(tmp_path):
+def test_daily_cap_and_unknown_reviewer_and_unserved_pair(votes_url):
     now = [dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC)]
-    store = VoteStore(f"sqlite:///{tmp_path / 'v.sqlite'}", daily_cap=2, clock=lambda: now[0])
+    store = VoteStore(votes_url, daily_cap=2, clock=lambda: now[0])
     reviewer, _ = store.register("carol")
     for _ in range(2):
         pair, _l, _r = store.next_pair(reviewer, PAIRS)
@@ -135,3 +208,25 @@ def test_daily_cap_and_unknown_reviewer_and_unserved_pair(tmp_path):
     with pytest.raises(VoteError) as taken:
         store.register("carol")
     assert taken.value.status == 409
+
+
+def test_votes_persist_across_stores_on_one_database_oldest_first(votes_url):
+    now = [dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)]
+
+    def clock():
+        now[0] += dt.timedelta(minutes=1)
+        return now[0]
+
+    first = VoteStore(votes_url, daily_cap=10, clock=clock, rng=random.Random(1))
+    reviewer, token = first.register("dana")
+    cast = []
+    for choice in ("B", "A", "both_bad"):
+        pair, left, right = first.next_pair(reviewer, PAIRS)
+        cast.append(first.vote(reviewer, pair.pair_id, choice))
+    first.engine.dispose()
+    reopened = VoteStore(votes_url, daily_cap=10, clock=clock)  # the tables exist: created once, reused
+    assert reopened.reviewer(token) == reviewer
+    assert reopened.all_votes() == cast
+    assert reopened.votes_today(reviewer) == 3
+    assert summarise(reopened.all_votes(), ["control", "experiment"])["choices"] == {
+        "A": 1, "B": 1, "tie": 0, "both_bad": 1}

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!commentslab/v1/model_server.proto\x12\x0e\x63ommentslab.v1\"3\n\x0bLoadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x63heckpoint_uri\x18\x02 \x01(\t\"C\n\tLoadReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nparameters\x18\x02 \x01(\x03\x12\x14\n\x0cload_seconds\x18\x03 \x01(\x01\"\x94\x01\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07prompts\x18\x02 \x03(\t\x12\t\n\x01n\x18\x03 \x01(\x05\x12\x13\n\x0btemperature\x18\x04 \x01(\x01\x12\r\n\x05top_p\x18\x05 \x01(\x01\x12\x16\n\x0emax_new_tokens\x18\x06 \x01(\x05\x12\x0c\n\x04stop\x18\x07 \x03(\t\x12\x0c\n\x04seed\x18\x08 \x01(\x03\"\x18\n\x07Samples\x12\r\n\x05texts\x18\x01 \x03(\t\"d\n\rGenerateReply\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.commentslab.v1.Samples\x12\x18\n\x10generated_tokens\x18\x02 \x01(\x03\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x32\x99\x01\n\x0bModelServer\x12>\n\x04Load\x12\x1b.commentslab.v1.LoadRequest\x1a\x19.commentslab.v1.LoadReply\x12J\n\x08Generate\x12\x1f.commentslab.v1.GenerateRequest\x1a\x1d.commentslab.v1.GenerateReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!commentslab/v1/model_server.proto\x12\x0e\x63ommentslab.v1\"3\n\x0bLoadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x63heckpoint_uri\x18\x02 \x01(\t\"C\n\tLoadReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nparameters\x18\x02 \x01(\x03\x12\x14\n\x0cload_seconds\x18\x03 \x01(\x01\"\x94\x01\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07prompts\x18\x02 \x03(\t\x12\t\n\x01n\x18\x03 \x01(\x05\x12\x13\n\x0btemperature\x18\x04 \x01(\x01\x12\r\n\x05top_p\x18\x05 \x01(\x01\x12\x16\n\x0emax_new_tokens\x18\x06 \x01(\x05\x12\x0c\n\x04stop\x18\x07 \x03(\t\x12\x0c\n\x04seed\x18\x08 \x01(\x03\"0\n\x07Samples\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x16\n\x0e\x66inish_reasons\x18\x02 \x03(\t\"d\n\rGenerateReply\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.commentslab.v1.Samples\x12\x18\n\x10generated_tokens\x18\x02 \x01(\x03\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\"\x88\x01\n\rGenerateChunk\x12\x14\n\x0cprompt_index\x18\x01 \x01(\x05\x12\x14\n\x0csample_index\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\x12\x15\n\rfinish_reason\x18\x05 \x01(\t\x12\x18\n\x10generated_tokens\x18\x06 \x01(\x03\x32\xed\x01\n\x0bModelServer\x12>\n\x04Load\x12\x1b.commentslab.v1.LoadRequest\x1a\x19.commentslab.v1.LoadReply\x12J\n\x08Generate\x12\x1f.commentslab.v1.GenerateRequest\x1a\x1d.commentslab.v1.GenerateReply\x12R\n\x0eGenerateStream\x12\x1f.commentslab.v1.GenerateRequest\x1a\x1d.commentslab.v1.GenerateChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,9 +38,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEREQUEST']._serialized_start=176
   _globals['_GENERATEREQUEST']._serialized_end=324
   _globals['_SAMPLES']._serialized_start=326
-  _globals['_SAMPLES']._serialized_end=350
-  _globals['_GENERATEREPLY']._serialized_start=352
-  _globals['_GENERATEREPLY']._serialized_end=452
-  _globals['_MODELSERVER']._serialized_start=455
-  _globals['_MODELSERVER']._serialized_end=608
+  _globals['_SAMPLES']._serialized_end=374
+  _globals['_GENERATEREPLY']._serialized_start=376
+  _globals['_GENERATEREPLY']._serialized_end=476
+  _globals['_GENERATECHUNK']._serialized_start=479
+  _globals['_GENERATECHUNK']._serialized_end=615
+  _globals['_MODELSERVER']._serialized_start=618
+  _globals['_MODELSERVER']._serialized_end=855
 # @@protoc_insertion_point(module_scope)

@@ -45,10 +45,12 @@ class GenerateRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ..., n: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., max_new_tokens: _Optional[int] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class Samples(_message.Message):
-    __slots__ = ("texts",)
+    __slots__ = ("texts", "finish_reasons")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASONS_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, texts: _Optional[_Iterable[str]] = ...) -> None: ...
+    finish_reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., finish_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GenerateReply(_message.Message):
     __slots__ = ("results", "generated_tokens", "seconds")
@@ -59,3 +61,19 @@ class GenerateReply(_message.Message):
     generated_tokens: int
     seconds: float
     def __init__(self, results: _Optional[_Iterable[_Union[Samples, _Mapping]]] = ..., generated_tokens: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class GenerateChunk(_message.Message):
+    __slots__ = ("prompt_index", "sample_index", "text", "done", "finish_reason", "generated_tokens")
+    PROMPT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    prompt_index: int
+    sample_index: int
+    text: str
+    done: bool
+    finish_reason: str
+    generated_tokens: int
+    def __init__(self, prompt_index: _Optional[int] = ..., sample_index: _Optional[int] = ..., text: _Optional[str] = ..., done: _Optional[bool] = ..., finish_reason: _Optional[str] = ..., generated_tokens: _Optional[int] = ...) -> None: ...

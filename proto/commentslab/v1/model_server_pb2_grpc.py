@@ -45,6 +45,11 @@ class ModelServerStub:
                 request_serializer=commentslab_dot_v1_dot_model__server__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=commentslab_dot_v1_dot_model__server__pb2.GenerateReply.FromString,
                 _registered_method=True)
+        self.GenerateStream = channel.unary_stream(
+                '/commentslab.v1.ModelServer/GenerateStream',
+                request_serializer=commentslab_dot_v1_dot_model__server__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=commentslab_dot_v1_dot_model__server__pb2.GenerateChunk.FromString,
+                _registered_method=True)
 
 
 class ModelServerServicer:
@@ -63,6 +68,14 @@ class ModelServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateStream(self, request, context):
+        """The same work as Generate, streamed: text deltas per (prompt, sample) as tokens are decoded, then one
+        chunk with done = true per sample. Cancelling the call (or its deadline passing) frees its rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +88,11 @@ def add_ModelServerServicer_to_server(servicer, server):
                     servicer.Generate,
                     request_deserializer=commentslab_dot_v1_dot_model__server__pb2.GenerateRequest.FromString,
                     response_serializer=commentslab_dot_v1_dot_model__server__pb2.GenerateReply.SerializeToString,
+            ),
+            'GenerateStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.GenerateStream,
+                    request_deserializer=commentslab_dot_v1_dot_model__server__pb2.GenerateRequest.FromString,
+                    response_serializer=commentslab_dot_v1_dot_model__server__pb2.GenerateChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +150,33 @@ class ModelServer:
             '/commentslab.v1.ModelServer/Generate',
             commentslab_dot_v1_dot_model__server__pb2.GenerateRequest.SerializeToString,
             commentslab_dot_v1_dot_model__server__pb2.GenerateReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/commentslab.v1.ModelServer/GenerateStream',
+            commentslab_dot_v1_dot_model__server__pb2.GenerateRequest.SerializeToString,
+            commentslab_dot_v1_dot_model__server__pb2.GenerateChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class TrainerStub:
-    """Fine-tunes the base model on one arm's dataset and streams progress.
+    """Fine-tunes the base model on one arm's dataset and streams progress. A request whose out_uri holds a
+    checkpoint of the same config and data resumes from it (a status event says so).
     """
 
     def __init__(self, channel):
@@ -43,7 +44,8 @@ class TrainerStub:
 
 
 class TrainerServicer:
-    """Fine-tunes the base model on one arm's dataset and streams progress.
+    """Fine-tunes the base model on one arm's dataset and streams progress. A request whose out_uri holds a
+    checkpoint of the same config and data resumes from it (a status event says so).
     """
 
     def Train(self, request, context):
@@ -69,7 +71,8 @@ def add_TrainerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Trainer:
-    """Fine-tunes the base model on one arm's dataset and streams progress.
+    """Fine-tunes the base model on one arm's dataset and streams progress. A request whose out_uri holds a
+    checkpoint of the same config and data resumes from it (a status event says so).
     """
 
     @staticmethod
