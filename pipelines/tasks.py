@@ -81,9 +81,9 @@ def export_records(repository: str, out_dir: str, config_file: str) -> int:
 
 def split_datasets(records_dir: str, out_dir: str, config_file: str) -> int:
     """Validate, dedupe and split into arms (k folds when data.folds > 1); returns the records kept."""
-    from services.pipeline.run import StepClock, _split
+    from services.pipeline.run import StepClock, split_step
 
-    report, _ = _split(LocalSteps(), StepClock(), Path(records_dir) / "records.jsonl", Path(out_dir), _config(config_file))
+    report, _ = split_step(LocalSteps(), StepClock(), Path(records_dir) / "records.jsonl", Path(out_dir), _config(config_file))
     return int(report.get("records", 0))
 
 

@@ -282,6 +282,22 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_reference(args) -> int:
+    from services.pipeline.reference import REFERENCE_DIR, promote, verify
+
+    root = Path(args.root)
+    if args.action == "promote":
+        target = promote(Path(args.run), root)
+        print(f"reference results -> {target} (commit them; the dashboard shows them by default)")
+        return 0
+    problems = verify(root / REFERENCE_DIR)
+    for problem in problems:
+        print(f"error: {root / REFERENCE_DIR}: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{root / REFERENCE_DIR}: every file is as the reference run promoted it")
+    return 1 if problems else 0
+
+
 def cmd_sandbox_check(args) -> int:
     from services.evaluator.humaneval_samples import DEFAULT_LIMITS, check_samples
     from services.sandbox.execute import Limits
@@ -328,6 +344,8 @@ def cmd_gateway(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="commentslab", description=__doc__.splitlines()[0])
+    # The deepspeed launcher passes --local_rank before the verb; the trainer reads LOCAL_RANK instead.
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p):
@@ -446,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder holding results.json")
     p.add_argument("--out", help="folder for comparison.csv and comparison.tex (default: the run folder)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("reference", help="promote a finished reference run into results/reference, or verify it")
+    ref = p.add_subparsers(dest="action", required=True)
+    r = ref.add_parser("promote", help="copy a gpu-profile run's results and metric histories, with provenance")
+    r.add_argument("run", help="run folder holding results.json (from `commentslab run --profile gpu`)")
+    r = ref.add_parser("verify", help="check results/reference against the hashes recorded when it was promoted")
+    for r in ref.choices.values():
+        r.add_argument("--root", default=".", help="repository root (default: the current folder)")
+    p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("dashboard", help="serve the results dashboard")
     p.add_argument("--results", required=True)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import grpc
-from tqdm import tqdm
-
 from commentslab.v1 import exporter_pb2, exporter_pb2_grpc
 from services.common.artifacts import Location, read_json, to_location, to_uri
-from services.common.grpc_client import describe_rpc_error, open_channel
+from services.common.grpc_client import follow_progress, open_channel
 from services.exporter.export import ExportOptions
 
 DEADLINE = 3600
@@ -25,19 +22,9 @@ def export_remote(address: str, repositories: Iterable[Location], out: Location,
         lint=options.lint, min_completeness=options.min_completeness, review_queue=review_queue or "",
     )
     channel = open_channel(address)
-    bar = None
-    result = None
     try:
-        for event in exporter_pb2_grpc.ExporterStub(channel).Export(request, timeout=DEADLINE):
-            if event.HasField("progress"):
-                bar = bar or tqdm(total=event.progress.total, desc="export", unit="file")
-                bar.update(event.progress.done - bar.n)
-            else:
-                result = event.result
-    except grpc.RpcError as exc:
-        raise describe_rpc_error("exporter", exc) from exc
+        events = exporter_pb2_grpc.ExporterStub(channel).Export(request, timeout=DEADLINE)
+        result = follow_progress(events, "exporter", "export", "file")
     finally:
-        if bar:
-            bar.close()
         channel.close()
     return read_json(to_location(result.report_uri))

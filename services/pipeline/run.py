@@ -262,7 +262,7 @@ def machine() -> dict:
             "torch": torch.__version__, "cuda": cuda, "gpus": gpus, "host": platform.node()}
 
 
-def _split(steps: Steps, clock: StepClock, records: Path, split_dir: Path, cfg: ExperimentConfig) -> tuple[dict, list]:
+def split_step(steps: Steps, clock: StepClock, records: Path, split_dir: Path, cfg: ExperimentConfig) -> tuple[dict, list]:
     """Split once (or into k folds); returns the report and each fold's datasets folder."""
     data_cfg = {"seed": cfg.seed, **cfg.data.model_dump()}
     if cfg.data.folds == 1:
@@ -298,7 +298,7 @@ def run_experiment(steps: Steps, cfg: ExperimentConfig, out: Path, repo: Path | 
     if not export_report.get("records"):
         raise InputError(str(repo), "no record could be exported; see " + str(records.parent))
 
-    split_report, fold_datasets = _split(steps, clock, records, out / "split", cfg)
+    split_report, fold_datasets = split_step(steps, clock, records, out / "split", cfg)
     seeds = cfg.seeds or [cfg.seed]
     many = len(fold_datasets) > 1 or len(seeds) > 1
     tracking_uri = f"sqlite:///{(out / 'mlflow.db').resolve()}"

@@ -30,7 +30,7 @@ from commentslab.v1 import (
 from services.common.artifacts import read_json, to_path, to_uri
 from services.common.config import ExperimentConfig
 from services.common.errors import InputError
-from services.common.grpc_client import describe_rpc_error, open_channel
+from services.common.grpc_client import describe_rpc_error, follow_progress, open_channel
 
 # Generous deadlines: a cpu-profile training step takes seconds, a whole arm minutes.
 DEADLINES = {"export": 3600, "split": 600, "train": 6 * 3600, "load": 600, "generate": 3600, "execute": 3600,
@@ -52,6 +52,16 @@ class Steps(Protocol):
 
 def _train_bar(arm: str, total: int) -> tqdm:
     return tqdm(total=total, desc=f"train {arm}", unit="step")
+
+
+def _trained(checkpoint: str, run_id: str, steps: int, final_loss: float, validation_loss: float | None,
+             wall_seconds: float, stop_reason: str, best_step: int | None, resumed_from_step: int,
+             registered_model: str | None, registered_version: str | None, plan: dict) -> dict:
+    """One training outcome as the pipeline records it, whichever side trained."""
+    return {"checkpoint": checkpoint, "mlflowRunId": run_id, "steps": steps, "finalLoss": final_loss,
+            "validationLoss": validation_loss, "wallSeconds": wall_seconds, "stopReason": stop_reason,
+            "bestStep": best_step, "resumedFromStep": resumed_from_step, "registeredModel": registered_model,
+            "registeredVersion": registered_version, "plan": plan}
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -85,14 +95,14 @@ class LocalSteps:
             nonlocal bar
             bar = bar or _train_bar(arm, report.total_steps)
             bar.set_postfix(loss=f"{report.loss:.3f}", tok_s=f"{report.tokens_per_second:.0f}")
-            bar.update(1)
+            bar.update(report.step - bar.n)  # a resumed run starts past its checkpoint's step
 
         outcome = train_arm(dataset, arm, out_dir, cfg, tracking_uri, on_step)
         if bar:
             bar.close()
-        return {"checkpoint": to_uri(outcome.checkpoint), "mlflowRunId": outcome.mlflow_run_id,
-                "steps": outcome.steps, "finalLoss": outcome.final_loss, "validationLoss": outcome.validation_loss,
-                "wallSeconds": outcome.wall_seconds}
+        return _trained(to_uri(outcome.checkpoint), outcome.mlflow_run_id, outcome.steps, outcome.final_loss,
+                        outcome.validation_loss, outcome.wall_seconds, outcome.stop_reason, outcome.best_step,
+                        outcome.resumed_from_step, outcome.registered_model, outcome.registered_version, outcome.plan)
 
     def load(self, name: str, checkpoint: Path) -> None:
         from services.serving.generate import Generator
@@ -155,19 +165,7 @@ class GrpcSteps:
     def export(self, repo: Path, records: Path, context_lines: int) -> dict:
         stub = self._stub("exporter", exporter_pb2_grpc.ExporterStub)
         request = exporter_pb2.ExportRequest(repository=to_uri(repo), out_uri=to_uri(records), context_lines=context_lines)
-        bar = None
-        try:
-            for event in stub.Export(request, timeout=DEADLINES["export"]):
-                if event.HasField("progress"):
-                    bar = bar or tqdm(total=event.progress.total, desc="export", unit="file")
-                    bar.update(event.progress.done - bar.n)
-                else:
-                    result = event.result
-        except grpc.RpcError as exc:
-            raise describe_rpc_error("exporter", exc) from exc
-        finally:
-            if bar:
-                bar.close()
+        result = follow_progress(stub.Export(request, timeout=DEADLINES["export"]), "exporter", "export", "file")
         return read_json(to_path(result.report_uri))
 
     def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict:
@@ -176,14 +174,7 @@ class GrpcSteps:
             records_uri=to_uri(records), out_uri=to_uri(out_dir), seed=cfg.seed, ratios=cfg.data.ratios,
             arms=cfg.data.arms, test_metadata=cfg.data.test_metadata,
         )
-        result = None
-        try:
-            # The Splitter streams Progress events, then one SplitResult.
-            for event in stub.Split(request, timeout=DEADLINES["split"]):
-                if event.HasField("result"):
-                    result = event.result
-        except grpc.RpcError as exc:
-            raise describe_rpc_error("splitter", exc) from exc
+        result = follow_progress(stub.Split(request, timeout=DEADLINES["split"]), "splitter", "split")
         return read_json(to_path(result.report_uri))
 
     def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict:
@@ -208,10 +199,12 @@ class GrpcSteps:
         finally:
             if bar:
                 bar.close()
-        history = read_json(to_path(result.history_uri))
-        return {"checkpoint": result.checkpoint_uri, "mlflowRunId": result.mlflow_run_id, "steps": result.steps,
-                "finalLoss": result.final_loss, "validationLoss": history[-1].get("validationLoss"),
-                "wallSeconds": result.wall_seconds}
+        # validation_loss is that of the returned weights (early stopping may have kept an earlier step's).
+        return _trained(result.checkpoint_uri, result.mlflow_run_id, result.steps, result.final_loss,
+                        result.validation_loss if result.HasField("validation_loss") else None, result.wall_seconds,
+                        result.stop_reason or "completed", result.best_step or None, result.resumed_from_step,
+                        result.registered_model or None, result.registered_version or None,
+                        json.loads(result.plan_json or "{}"))
 
     def load(self, name: str, checkpoint: Path) -> None:
         stub = self._stub("model-server", model_server_pb2_grpc.ModelServerStub)

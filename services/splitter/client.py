@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import grpc
-from tqdm import tqdm
-
 from commentslab.v1 import splitter_pb2, splitter_pb2_grpc
 from services.common.artifacts import Location, read_json, to_location, to_uri
-from services.common.grpc_client import describe_rpc_error, open_channel
+from services.common.grpc_client import follow_progress, open_channel
 
 DEADLINE = 600
 
@@ -23,21 +20,9 @@ def split_remote(address: str, records: Location, out: Location, seed: int, rati
         arms_file=arms_file or "",
     )
     channel = open_channel(address)
-    bars: dict[str, tqdm] = {}
-    result = None
     try:
-        for event in splitter_pb2_grpc.SplitterStub(channel).Split(request, timeout=DEADLINE):
-            if event.HasField("progress"):
-                p = event.progress
-                bar = bars.get(p.stage) or bars.setdefault(p.stage, tqdm(total=p.total, desc=f"split {p.stage}"))
-                bar.total = p.total
-                bar.update(p.done - bar.n)
-            else:
-                result = event.result
-    except grpc.RpcError as exc:
-        raise describe_rpc_error("splitter", exc) from exc
+        result = follow_progress(splitter_pb2_grpc.SplitterStub(channel).Split(request, timeout=DEADLINE),
+                                 "splitter", "split")
     finally:
-        for bar in bars.values():
-            bar.close()
         channel.close()
     return read_json(to_location(result.report_uri))

@@ -145,6 +145,13 @@ def test_aks_values_put_the_model_server_and_trainer_on_the_gpu_pool(rendered):
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert spec["nodeSelector"] == aks["gpu"]["nodeSelector"]
         assert aks["gpu"]["tolerations"][0] in spec["tolerations"]
+        if _component(doc) == "model-server":
+            # A wide continuous batch on the GPU; the CPU default stays at 32 rows.
+            assert container["command"][container["command"].index("--max-batch") + 1] == "512"
+    default_server = next(d for d in documents(rendered["default"].read_text())
+                          if d["kind"] == "Deployment" and _component(d) == "model-server")
+    command = _pod_spec(default_server)["containers"][0]["command"]
+    assert command[command.index("--max-batch") + 1] == "32"
     cpu_only = [d for d in docs if d["kind"] in WORKLOAD_KINDS and _component(d) not in {"model-server", "trainer"}]
     for doc in cpu_only:
         assert "nvidia.com/gpu" not in doc["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
