@@ -63,6 +63,17 @@ def shortfalls(results: dict, design: ReferenceDesign) -> list[str]:
     return found
 
 
+def _read_object(path: Path) -> dict:
+    """A JSON object from `path`, or an InputError naming the file and what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(str(path), f"is not readable JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError(str(path), f"must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
 def _history_files(run_dir: Path) -> list[Path]:
     """Each training run's history.json (train/<arm>/ or train/fold<i>/seed<s>/<arm>/), not MLflow's copies."""
     return sorted(p for p in run_dir.glob("train/**/history.json") if "mlartifacts" not in p.parts)
@@ -74,7 +85,7 @@ def promote(run_dir: Path, root: Path, design: ReferenceDesign | None = None) ->
     results_path = run_dir / "results.json"
     if not results_path.is_file():
         raise InputError(str(run_dir), "has no results.json; the run has not finished (re-run it to resume)")
-    results = json.loads(results_path.read_text(encoding="utf-8"))
+    results = _read_object(results_path)
     problems = shortfalls(results, design)
     if problems:
         raise InputError(str(run_dir), "is not a reference run: " + "; ".join(problems))
@@ -111,7 +122,9 @@ def verify(reference_dir: Path) -> list[str]:
     record_path = reference_dir / PROVENANCE_FILE
     if not record_path.is_file():
         return [f"{record_path} is missing: reference results are only written by `commentslab reference promote`"]
-    recorded: dict[str, str] = json.loads(record_path.read_text(encoding="utf-8"))["sha256"]
+    recorded = _read_object(record_path).get("sha256")
+    if not isinstance(recorded, dict):
+        return [f"{record_path}: has no `sha256` table of the promoted files; promote the run again"]
     present = {p.relative_to(reference_dir).as_posix() for p in reference_dir.rglob("*") if p.is_file()}
     present.discard(PROVENANCE_FILE)
     problems = [f"{name}: not produced by the run (not in {PROVENANCE_FILE})" for name in sorted(present - set(recorded))]

@@ -77,3 +77,18 @@ def test_committed_reference_results_are_exactly_what_a_run_promoted():
     else:
         # None committed yet (the reference run needs a GPU): then nothing may sit in its place either.
         assert not any((ROOT / "results").glob("reference*"))
+
+
+def test_a_malformed_run_or_provenance_file_is_named_with_the_reason(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text("{truncated")
+    with pytest.raises(InputError, match=r"results.json.*is not readable JSON"):
+        promote(tmp_path / "run", tmp_path)
+    (tmp_path / "run" / "results.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="must hold a JSON object, not list"):
+        promote(tmp_path / "run", tmp_path)
+    reference = tmp_path / REFERENCE_DIR
+    reference.mkdir(parents=True)
+    (reference / PROVENANCE_FILE).write_text('{"commit": "abc"}')
+    assert verify(reference) == [f"{reference / PROVENANCE_FILE}: has no `sha256` table of the promoted files; "
+                                 "promote the run again"]

@@ -90,7 +90,12 @@ def test_bradley_terry_orders_arms_and_bootstrap_brackets_the_estimate():
     assert summarise(votes[:30], ["control", "experiment"])["bradleyTerry"] is None
 
 
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+def postgres_bin() -> Path:
+    """The newest Debian PostgreSQL's bin folder (`make test` installs the `postgresql` package)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `make system-deps`")
+    return found[-1].parent
 
 
 @contextlib.contextmanager
@@ -98,22 +103,21 @@ def running_postgres() -> Iterator[str]:
     """A throwaway PostgreSQL server: initdb into a fresh folder, listening only on a unix socket there;
     yields the folder (the socket's host). PostgreSQL refuses to run as root, so as root it runs as the
     ``postgres`` user. Stopped (fast shutdown) and deleted on exit."""
-    if not (POSTGRES_BIN / "initdb").is_file():
-        pytest.skip(f"PostgreSQL is not installed ({POSTGRES_BIN}/initdb missing: apt-get install postgresql)")
+    bin_dir = postgres_bin()
     as_user: list[str] = []
     if os.geteuid() == 0:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no `postgres` user for PostgreSQL to run as")
+            pytest.fail("running as root and there is no `postgres` user (Debian's postgresql package makes it)")
         as_user = ["runuser", "-u", "postgres", "--"]
     folder = tempfile.mkdtemp(prefix="commentslab-pg-")
     if as_user:
         os.chown(folder, owner.pw_uid, owner.pw_gid)
     data = f"{folder}/data"
-    pg_ctl = [*as_user, str(POSTGRES_BIN / "pg_ctl"), "-D", data]
+    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", data]
     try:
-        subprocess.run([*as_user, str(POSTGRES_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+        subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
                         "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
         # No TCP at all (listen_addresses ''): nothing can clash with another server's port.
         subprocess.run([*pg_ctl, "-o", f"-k {folder} -c listen_addresses='' -F", "-l", f"{folder}/log", "-w",
