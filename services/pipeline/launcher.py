@@ -67,17 +67,22 @@ class LocalServices:
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM every service (they drain and stop), then SIGKILL what is left after `grace` seconds."""
-        for s in self.services:
-            if s.process.poll() is None:
-                s.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for s in self.services:
-            try:
-                s.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                s.process.kill()
-                s.process.wait()
+        stop_processes([s.process for s in self.services], grace)
         self.services.clear()
+
+
+def stop_processes(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """SIGTERM each process, then SIGKILL what is still running after `grace` seconds; waits for all."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _wait_ready(name: str, process: subprocess.Popen, timeout: float) -> None:

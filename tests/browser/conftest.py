@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from services.pipeline.launcher import stop_processes
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -74,12 +76,7 @@ def running_dashboard(results_dir: Path | None, *extra_args: str, startup_timeou
                 time.sleep(0.2)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_processes([process])
 
 
 @pytest.fixture

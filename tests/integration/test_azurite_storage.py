@@ -22,6 +22,7 @@ from services.common.artifacts import (
     write_manifest,
 )
 from services.common.errors import InputError
+from services.pipeline.launcher import stop_processes
 
 pytestmark = pytest.mark.integration
 
@@ -62,12 +63,7 @@ def azurite(tmp_path_factory):
         yield (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
                f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes([process])
 
 
 @pytest.fixture

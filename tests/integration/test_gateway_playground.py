@@ -15,7 +15,7 @@ from services.common.grpc_client import open_channel, wait_healthy
 from services.common.grpc_server import start_server
 from services.gateway.playground import arm_prompt
 from services.gateway.server import start_in_thread
-from services.pipeline.launcher import free_port
+from services.pipeline.launcher import free_port, stop_processes
 from services.serving.server import ModelServerServicer
 
 pytestmark = pytest.mark.integration
@@ -67,8 +67,7 @@ def model_server(checkpoints):
         load_arms(address, checkpoints)
         yield address
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_processes([process], grace=30)
 
 
 def unary(address: str, arm: str, max_new_tokens: int) -> str:

@@ -13,7 +13,7 @@ from sandbox_attacks import ATTACKS
 
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
 from services.common.grpc_client import open_channel
-from services.pipeline.launcher import free_port
+from services.pipeline.launcher import free_port, stop_processes
 
 pytestmark = pytest.mark.integration
 TIGHT = sandbox_pb2.Limits(cpu_seconds=1, wall_seconds=4, memory_mb=256, max_output_bytes=4096)
@@ -36,8 +36,7 @@ def sandbox_server():
     channel = open_channel(f"127.0.0.1:{port}")
     yield process, channel
     channel.close()
-    process.terminate()
-    process.wait(timeout=30)
+    stop_processes([process], grace=30)
 
 
 def _serving(channel) -> bool:
