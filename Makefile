@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # Debian packages the tests need: headless Chromium and its driver (browser tests), bubblewrap (sandbox),
-# PostgreSQL (the vote store is tested on a throwaway server as well as SQLite).
-APT_PACKAGES := chromium chromium-driver bubblewrap postgresql
+# PostgreSQL (the vote store is tested on a throwaway server as well as SQLite), podman + runc + uidmap
+# (the sandbox's tests run it inside a container configured as the chart's pod).
+APT_PACKAGES := chromium chromium-driver bubblewrap postgresql podman runc uidmap
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
