@@ -7,12 +7,13 @@ and reported beside the share, never dropped.
 
 from __future__ import annotations
 
-import math
-import random
+import itertools
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from scipy.stats import binomtest, norm
+import numpy as np
+from scipy.stats import binomtest
 
 CHOICES = ("A", "B", "tie", "both_bad")
 DECISIVE = ("A", "B")
@@ -40,19 +41,15 @@ class Vote:
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion.
+    """Wilson score interval for a binomial proportion (SciPy's ``binomtest(...).proportion_ci``).
 
     With z the normal quantile and p = k/n: centre = (p + z²/2n) / (1 + z²/n), half-width =
     z·sqrt(p(1-p)/n + z²/4n²) / (1 + z²/n). Returns (0, 1) when there are no trials.
     """
     if trials <= 0:
         return 0.0, 1.0
-    z = norm.ppf(0.5 + confidence / 2)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def preference(votes: list[Vote], arm: str, other: str) -> dict:
@@ -112,19 +109,24 @@ def random_looking_reviewers(votes: list[Vote]) -> list[dict]:
     (one-sided binomial test of agreement > 1/4 not significant at 0.05 and agreement <= 0.5);
     (2) the same side chosen in every decisive vote (a reviewer clicking one button).
     """
-    by_pair: dict[str, list[Vote]] = defaultdict(list)
+    # Per pair, each vote's (reviewer, outcome) in order and where each outcome occurs: a vote's "others"
+    # are then found without rescanning the pair for every one of its votes.
+    by_pair: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    by_reviewer: dict[str, list[Vote]] = defaultdict(list)
     for vote in votes:
-        by_pair[vote.pair_id].append(vote)
+        by_pair[vote.pair_id].append((vote.reviewer, vote.outcome()))
+        by_reviewer[vote.reviewer].append(vote)
+    indexed = {pair: _pair_index(entries) for pair, entries in by_pair.items()}
     flagged = []
-    for reviewer in sorted({v.reviewer for v in votes}):
-        own = [v for v in votes if v.reviewer == reviewer]
+    for reviewer in sorted(by_reviewer):
+        own = by_reviewer[reviewer]
         agree = shared = 0
         for vote in own:
-            others = Counter(o.outcome() for o in by_pair[vote.pair_id] if o.reviewer != reviewer)
-            if not others:
+            majority = _others_majority(by_pair[vote.pair_id], indexed[vote.pair_id], reviewer)
+            if majority is None:
                 continue
             shared += 1
-            agree += vote.outcome() == others.most_common(1)[0][0]
+            agree += vote.outcome() == majority
         reasons = []
         if shared >= MIN_VOTES_TO_FLAG:
             p = binomtest(agree, shared, 0.25, alternative="greater").pvalue
@@ -140,6 +142,75 @@ def random_looking_reviewers(votes: list[Vote]) -> list[dict]:
     return flagged
 
 
+def _pair_index(entries: list[tuple[str, str]]) -> tuple[dict[str, list[int]], dict[str, Counter]]:
+    """For one pair's votes (reviewer, outcome) in order: outcome -> the indices where it occurs (outcomes in
+    order of first occurrence), and reviewer -> how often they chose each outcome."""
+    where: dict[str, list[int]] = {}
+    own: dict[str, Counter] = defaultdict(Counter)
+    for index, (reviewer, outcome) in enumerate(entries):
+        where.setdefault(outcome, []).append(index)
+        own[reviewer][outcome] += 1
+    return where, own
+
+
+def _others_majority(entries: list[tuple[str, str]], index: tuple[dict[str, list[int]], dict[str, Counter]],
+                     reviewer: str) -> str | None:
+    """The most common outcome among the other reviewers' votes on one pair (a tie goes to the outcome they
+    chose first), or None when no one else judged it."""
+    where, own = index
+    best: tuple[int, int, str] | None = None
+    for outcome, indices in where.items():
+        count = len(indices) - own[reviewer][outcome]
+        if count == 0:
+            continue
+        first = next(i for i in indices if entries[i][0] != reviewer)
+        if best is None or (-count, first) < best[:2]:
+            best = (-count, first, outcome)
+    return None if best is None else best[2]
+
+
+def _outcome_counts(votes: list[Vote], arms: list[str]) -> np.ndarray:
+    """How many votes fall in each outcome category: for every two arms i < j (in ``arms`` order) "i won",
+    "j won" and "tie", then one last category for votes that carry no preference between listed arms
+    ("both bad", or an arm not in ``arms``)."""
+    index = {arm: i for i, arm in enumerate(arms)}
+    pair_index = {(i, j): n for n, (i, j) in enumerate(itertools.combinations(range(len(arms)), 2))}
+    none = 3 * len(pair_index)
+    categories = np.full(len(votes), none, dtype=np.int64)
+    for position, vote in enumerate(votes):
+        a, b = index.get(vote.left_arm), index.get(vote.right_arm)
+        if a is None or b is None or a == b or vote.choice == "both_bad":
+            continue
+        i, j = min(a, b), max(a, b)
+        winner = {"A": a, "B": b}.get(vote.choice)
+        outcome = 2 if winner is None else 0 if winner == i else 1
+        categories[position] = 3 * pair_index[i, j] + outcome
+    return np.bincount(categories, minlength=none + 1)
+
+
+def _fit_bradley_terry(counts: np.ndarray, k: int, iterations: int) -> np.ndarray:
+    """Bradley-Terry strengths for each row of ``counts`` (rows of ``_outcome_counts``), shape (rows, k).
+
+    Hunter's MM update s_i = W_i / sum_j n_ij / (s_i + s_j), run on every row at once; the prior of half a
+    win each way between every two arms keeps each strength finite and each denominator positive.
+    """
+    rows = counts.shape[0]
+    wins = np.zeros((rows, k, k))
+    games = np.zeros((rows, k, k))
+    for n, (i, j) in enumerate(itertools.combinations(range(k), 2)):
+        first, second, tie = counts[:, 3 * n], counts[:, 3 * n + 1], counts[:, 3 * n + 2]
+        wins[:, i, j] = first + tie / 2 + 0.5
+        wins[:, j, i] = second + tie / 2 + 0.5
+        games[:, i, j] = games[:, j, i] = first + second + tie + 1
+    total_wins = wins.sum(axis=2)
+    strength = np.full((rows, k), 1.0 / k)
+    for _ in range(iterations):
+        denominator = (games / (strength[:, :, None] + strength[:, None, :])).sum(axis=2)
+        updated = np.divide(total_wins, denominator, out=strength.copy(), where=denominator > 0)
+        strength = updated / updated.sum(axis=1, keepdims=True)
+    return strength
+
+
 def bradley_terry(votes: list[Vote], arms: list[str], iterations: int = 200) -> dict[str, float]:
     """Bradley-Terry strengths (summing to 1) by Hunter's MM algorithm.
 
@@ -147,54 +218,29 @@ def bradley_terry(votes: list[Vote], arms: list[str], iterations: int = 200) -> 
     wins and a tie counts half a win to each side ("both bad" votes carry no preference and are
     left out). A small prior (half a win each way between every two arms) keeps strengths finite.
     """
-    wins = defaultdict(float)
-    games = defaultdict(float)
-    for a in arms:
-        for b in arms:
-            if a < b:
-                wins[a, b] += 0.5
-                wins[b, a] += 0.5
-                games[a, b] += 1
-    for vote in votes:
-        a, b = vote.left_arm, vote.right_arm
-        if a not in arms or b not in arms or vote.choice == "both_bad":
-            continue
-        key = (a, b) if a < b else (b, a)
-        games[key] += 1
-        if vote.choice == "tie":
-            wins[a, b] += 0.5
-            wins[b, a] += 0.5
-        else:
-            winner = vote.winner()
-            wins[winner, b if winner == a else a] += 1
-    strength = {arm: 1.0 / len(arms) for arm in arms}
-    for _ in range(iterations):
-        updated = {}
-        for i in arms:
-            total_wins = sum(wins[i, j] for j in arms if j != i)
-            denominator = sum(games[min(i, j), max(i, j)] / (strength[i] + strength[j]) for j in arms if j != i)
-            updated[i] = total_wins / denominator if denominator else strength[i]
-        scale = sum(updated.values())
-        strength = {arm: value / scale for arm, value in updated.items()}
-    return strength
+    counts = _outcome_counts(votes, arms)[None, :]
+    strength = _fit_bradley_terry(counts, len(arms), iterations)[0]
+    return {arm: float(value) for arm, value in zip(arms, strength, strict=True)}
 
 
 def bradley_terry_intervals(votes: list[Vote], arms: list[str], resamples: int = 200,
                             seed: int = 0) -> dict[str, dict[str, float]]:
-    """Bradley-Terry strengths with 95% percentile bootstrap intervals (votes resampled with replacement)."""
+    """Bradley-Terry strengths with 95% percentile bootstrap intervals (votes resampled with replacement).
+
+    A fit depends on the votes only through how many fall in each outcome category, so resampling the n
+    votes with replacement is drawing those counts from Multinomial(n, observed shares): each resample
+    costs one draw instead of n, and all of them are fitted together as arrays.
+    """
     point = bradley_terry(votes, arms)
-    rng = random.Random(seed)
-    draws: dict[str, list[float]] = {arm: [] for arm in arms}
-    for _ in range(resamples):
-        sample = [rng.choice(votes) for _ in votes] if votes else []
-        for arm, value in bradley_terry(sample, arms, iterations=100).items():
-            draws[arm].append(value)
-    out = {}
-    for arm in arms:
-        values = sorted(draws[arm])
-        out[arm] = {"strength": point[arm], "low": values[int(0.025 * (len(values) - 1))],
-                    "high": values[int(0.975 * (len(values) - 1))]}
-    return out
+    counts = _outcome_counts(votes, arms)
+    if votes:
+        draws = np.random.default_rng(seed).multinomial(len(votes), counts / len(votes), size=resamples)
+    else:
+        draws = np.zeros((resamples, counts.size), dtype=np.int64)
+    fitted = np.sort(_fit_bradley_terry(draws, len(arms), iterations=100), axis=0)
+    low, high = int(0.025 * (resamples - 1)), int(0.975 * (resamples - 1))
+    return {arm: {"strength": point[arm], "low": float(fitted[low, i]), "high": float(fitted[high, i])}
+            for i, arm in enumerate(arms)}
 
 
 def summarise(votes: list[Vote], arms: list[str]) -> dict:
@@ -202,18 +248,39 @@ def summarise(votes: list[Vote], arms: list[str]) -> dict:
 
     The headline preference is experiment over control when both arms exist; with more than two
     arms every pairing is reported and a Bradley-Terry fit with bootstrap intervals is added.
+    Computed once per vote count: votes are only ever added, oldest first, so (count, newest vote, arms)
+    names the whole set, and the gateway answers repeated requests between votes from the cache.
     """
+    key = (len(votes), votes[-1] if votes else None, tuple(arms))
+    with _summary_lock:
+        cached = _summaries.get(key)
+        if cached is None:
+            cached = _summarise(votes, arms)
+            _summaries[key] = cached
+            while len(_summaries) > _KEPT_SUMMARIES:  # older counts are stale: drop the oldest first
+                del _summaries[next(iter(_summaries))]
+    return dict(cached)
+
+
+# A few summaries, not one: a gateway may summarise several sets of votes (one per group of reviewers).
+_KEPT_SUMMARIES = 8
+_summaries: dict[tuple, dict] = {}
+# One computation at a time: concurrent first requests wait for it instead of repeating it.
+_summary_lock = threading.Lock()
+
+
+def _summarise(votes: list[Vote], arms: list[str]) -> dict:
     pairings = [(a, b) for i, a in enumerate(arms) for b in arms[i + 1:]]
     ordered = [(b, a) if a == "control" else (a, b) for a, b in pairings]
     reviewers = Counter(v.reviewer for v in votes)
-    summary = {
+    choices = Counter(v.choice for v in votes)
+    return {
         "votes": len(votes),
         "reviewers": len(reviewers),
-        "choices": {choice: sum(1 for v in votes if v.choice == choice) for choice in CHOICES},
+        "choices": {choice: choices[choice] for choice in CHOICES},
         "preferences": [preference(votes, a, b) for a, b in ordered],
         "agreement": agreement(votes),
         "positionBias": position_bias(votes),
         "flaggedReviewers": random_looking_reviewers(votes),
         "bradleyTerry": bradley_terry_intervals(votes, arms) if len(arms) > 2 else None,
     }
-    return summary
