@@ -1,8 +1,16 @@
-"""Shared fixtures: the HumanEval corpus and one smoke run through the six real gRPC services."""
+"""Shared fixtures: the HumanEval corpus, one smoke run through the six real gRPC services, and a throwaway
+PostgreSQL server (Debian's postgresql package; a test that needs it fails, not skips, without it)."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,6 +60,71 @@ def smoke_run(grpc_services, tmp_path_factory) -> Path:
     finally:
         steps.close()
     return out
+
+
+def postgres_bin() -> Path:
+    """The newest Debian PostgreSQL's bin folder (`make test` installs the `postgresql` package)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `make system-deps`")
+    return found[-1].parent
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server: initdb into a fresh folder, listening only on a unix socket there;
+    yields the folder (the socket's host). PostgreSQL refuses to run as root, so as root it runs as the
+    ``postgres`` user. Stopped (fast shutdown) and deleted on exit."""
+    bin_dir = postgres_bin()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root and there is no `postgres` user (Debian's postgresql package makes it)")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    folder = tempfile.mkdtemp(prefix="commentslab-pg-")
+    if as_user:
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    data = f"{folder}/data"
+    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", data]
+    try:
+        subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+        # No TCP at all (listen_addresses ''): nothing can clash with another server's port.
+        subprocess.run([*pg_ctl, "-o", f"-k {folder} -c listen_addresses='' -F", "-l", f"{folder}/log", "-w",
+                        "start"], check=True, capture_output=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
+    except subprocess.CalledProcessError as exc:
+        log = Path(folder, "log")
+        raise RuntimeError(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')}"
+                           f"{log.read_text() if log.is_file() else ''}") from exc
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_host() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the session; its unix socket's folder."""
+    with running_postgres() as host:
+        yield host
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_host) -> str:
+    """A new, empty database on the throwaway server, as a SQLAlchemy URL (user postgres, trust auth)."""
+    import psycopg
+
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(host=postgres_host, user="postgres", dbname="postgres", autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return f"postgresql+psycopg://postgres@/{name}?host={postgres_host}"
 
 
 def pytest_configure(config):

@@ -34,3 +34,13 @@ class PortInUseError(CommentslabError):
 
 class ServiceError(CommentslabError):
     """A gRPC service that is unreachable or answered with an error."""
+
+
+class SettingError(CommentslabError):
+    """A deployment setting (a flag or an environment variable) that is missing or wrong: refuse to start."""
+
+    def __init__(self, setting: str, reason: str):
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
+        self.reason = reason
+

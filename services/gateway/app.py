@@ -5,11 +5,17 @@ Routes translate HTTP to the plain modules beside this one and back; no logic li
 - playground: ``POST /api/generate`` streams both arms' text as the model server (gRPC) decodes it, as
   NDJSON events, at most ``daily_limit`` requests per client per UTC day
 - human evaluation: ``POST /api/reviewers``, ``GET /api/pairs/next``, ``POST /api/votes``, ``GET /api/votes/summary``
-- review queue: ``GET /api/review``, ``POST /api/review/{record_id}/accept|reject``
+- review queue: ``GET /api/review``, ``POST /api/review/{record_id}/accept|reject`` (the maintainer only)
+
+Shared state (daily counts, reviewers and votes, the review queue) lives in one SQL store, so replicas
+behind one Service enforce one limit. The maintainer credential comes from the deployment
+(``COMMENTSLAB_MAINTAINER_TOKEN_FILE`` or ``COMMENTSLAB_MAINTAINER_TOKEN``): it issues reviewer tokens and
+decides the review queue; no token a visitor can make for itself does either.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 from collections.abc import Iterator
@@ -18,8 +24,10 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from services.common.database import open_database
+from services.common.deployment_secrets import read_secret
 from services.common.errors import CommentslabError
 from services.gateway.playground import (
     MAX_METADATA_CHARS,
@@ -29,7 +37,10 @@ from services.gateway.playground import (
     metadata_from_text,
 )
 from services.gateway.preference import summarise
+from services.gateway.public_view import public_text, public_view
 from services.gateway.rate_limit import DEFAULT_DAILY_LIMIT, DailyRateLimiter
+from services.gateway.request_limits import install as install_request_limits
+from services.gateway.request_limits import json_problem
 from services.gateway.results_store import (
     ResultsError,
     disagrees,
@@ -40,9 +51,14 @@ from services.gateway.results_store import (
 )
 from services.gateway.training_source import mlflow_histories
 from services.gateway.votes import DEFAULT_DAILY_CAP, Pair, VoteError, VoteStore, pair_id
+from services.review.queue import ReviewQueue
 
 API_VERSION = "1.0.0"
 MAX_PAGE = 200
+MAINTAINER_SECRET = "COMMENTSLAB_MAINTAINER_TOKEN"
+REGISTRATIONS_PER_CLIENT = 3  # self-registered reviewers one client may make per day
+OPEN_VOTES_PER_CLIENT = 50  # votes per day from all the self-registered reviewers of one client
+PUBLISHED_SAMPLE = 0  # the one completion per arm /api/problems shows; blind pairs are drawn from the others
 
 
 class ErrorReply(BaseModel):
@@ -59,9 +75,18 @@ class GenerateRequest(BaseModel):
                                  description=".comments metadata: a JSON object or plain comment text")
     maxNewTokens: int = Field(default=64, ge=1, le=MAX_NEW_TOKENS)
 
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_safe_json(cls, value: str | None) -> str | None:
+        # The metadata is JSON inside a JSON string: the body's checks cannot see into it.
+        problem = json_problem(value) if value else None
+        if problem:
+            raise ValueError(problem.replace("the JSON", "the metadata"))
+        return value
+
 
 class RegisterRequest(BaseModel):
-    """A new reviewer."""
+    """A new reviewer: invited with the maintainer's credential, else self-registered where that is open."""
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[\w .@-]+$")
 
@@ -71,6 +96,7 @@ class RegisterReply(BaseModel):
 
     reviewerId: str
     token: str
+    invited: bool = Field(description="false: self-registered; the votes are reported apart from invited reviewers'")
 
 
 class Side(BaseModel):
@@ -124,71 +150,130 @@ class RejectRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-_ERRORS = {code: {"model": ErrorReply} for code in (400, 401, 404, 409, 429, 503)}
+_ERRORS = {code: {"model": ErrorReply} for code in (400, 401, 403, 404, 409, 413, 429, 503)}
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-def client_key(request: Request, forwarded_for: str | None,
-               trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()) -> str:
-    """Who a request counts against: the peer address, or the first ``X-Forwarded-For`` address when the
-    peer is a proxy the gateway trusts: loopback (the in-process dashboard relaying a visitor) or a network
-    in ``trusted`` (``--trusted-proxy``: the dashboard's pods, the ingress controller). Any other peer cannot
-    pick its own key."""
-    peer = request.client.host if request.client else "unknown"
+def _trusted(text: str, trusted: Networks) -> bool:
     try:
-        address = ipaddress.ip_address(peer)
-        is_trusted = address.is_loopback or any(address in network for network in trusted)
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
-        is_trusted = False
-    if is_trusted and forwarded_for:
-        return forwarded_for.split(",")[0].strip()[:64] or peer
+        return False
+    return any(address in network for network in trusted)
+
+
+def client_key(request: Request, forwarded_for: str | None, trusted: Networks = ()) -> str:
+    """Who a request counts against: the peer address, unless the peer is a proxy in ``trusted``
+    (``--trusted-proxy``: the ingress controller, the dashboard's pods); then the right-most
+    ``X-Forwarded-For`` address that is not itself a trusted proxy. Each proxy appends the address it saw,
+    so the addresses right of the visitor's were written by trusted proxies and everything left of it by
+    the visitor, who may write anything there. From any other peer the header is ignored."""
+    peer = request.client.host if request.client else "unknown"
+    if not forwarded_for or not _trusted(peer, trusted):
+        return peer
+    for hop in reversed(forwarded_for.split(",")):
+        hop = hop.strip()
+        if not hop:
+            continue
+        if not _trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a malformed hop right of every proxy: no address to believe but the peer's
     return peer
 
 
-def create_app(results_dir: Path, model_server: str | None = None, votes_url: str | None = None,
+def default_database_url(results_dir: Path, review_queue: Path | None) -> str:
+    """The SQL store when none is named: the export's review queue file, so decisions made here reach the next
+    split; else ``gateway.sqlite`` beside the results; in memory when there is no results folder."""
+    if review_queue is not None and Path(review_queue).is_file():
+        return f"sqlite:///{Path(review_queue).resolve()}"
+    if results_dir.is_dir():
+        return f"sqlite:///{results_dir.resolve() / 'gateway.sqlite'}"
+    return "sqlite://"
+
+
+def create_app(results_dir: Path, model_server: str | None = None, database_url: str | None = None,
                review_queue: Path | None = None, daily_limit: int = DEFAULT_DAILY_LIMIT,
-               daily_vote_cap: int = DEFAULT_DAILY_CAP, trusted_proxies: tuple[str, ...] = ()) -> FastAPI:
+               daily_vote_cap: int = DEFAULT_DAILY_CAP, trusted_proxies: tuple[str, ...] = (),
+               maintainer_token: str | None = None, open_registration: bool = True,
+               votes_url: str | None = None) -> FastAPI:
     """The gateway for the run in ``results_dir``.
 
     ``model_server`` is the ModelServer's host:port (the playground answers 503 without one);
-    ``votes_url`` a SQLAlchemy URL (default: SQLite ``<results_dir>/votes.sqlite``); ``review_queue``
-    the review queue's SQLite file (default: ``<results_dir>/export/*.review.sqlite`` when present);
-    ``trusted_proxies`` networks (CIDR) whose ``X-Forwarded-For`` names the visitor the daily limit counts.
+    ``database_url`` the SQL store of the daily counts, votes and review queue (a SQLAlchemy URL;
+    ``votes_url`` is the dashboard's name for it; default: ``default_database_url``); ``review_queue`` the
+    export's review queue file (default: ``<results_dir>/export/*.review.sqlite`` when present), whose items
+    are merged into the store; ``trusted_proxies`` networks (CIDR) whose ``X-Forwarded-For`` is believed;
+    ``maintainer_token`` the maintainer credential (default: from the deployment's secret; without one no
+    one can invite reviewers or decide the review queue); ``open_registration`` lets visitors make their
+    own reviewer tokens, rate-limited per client, whose votes are reported apart.
     """
     results_dir = Path(results_dir)
     app = FastAPI(title="commentslab gateway", version=API_VERSION,
                   description="Public API: results, the playground, blind A/B votes and the review queue.")
-    limiter = DailyRateLimiter(daily_limit)
-    trusted = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies)
-    playground = Playground(model_server) if model_server else None
-    if votes_url is None:
-        # Beside the results; a missing folder has nothing to vote on, so an in-memory store will do.
-        votes_url = f"sqlite:///{results_dir.resolve() / 'votes.sqlite'}" if results_dir.is_dir() else "sqlite://"
-    store = VoteStore(votes_url, daily_cap=daily_vote_cap)
+    install_request_limits(app)
     if review_queue is None:
         review_queue = next(iter(sorted((results_dir / "export").glob("*.review.sqlite"))), None)
+    database_url = database_url or votes_url or default_database_url(results_dir, review_queue)
+    engine = open_database(database_url)
+    limiter = DailyRateLimiter(engine, daily_limit)
+    registrations = DailyRateLimiter(engine, REGISTRATIONS_PER_CLIENT, bucket="registrations")
+    open_votes = DailyRateLimiter(engine, OPEN_VOTES_PER_CLIENT, bucket="open-votes")
+    trusted = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies)
+    playground = Playground(model_server) if model_server else None
+    store = VoteStore(engine, daily_cap=daily_vote_cap)
+    review = ReviewQueue(engine)
+    if review_queue is not None and Path(review_queue).is_file() \
+            and f"sqlite:///{Path(review_queue).resolve()}" != database_url:
+        review.merge(ReviewQueue(Path(review_queue)))
+    maintainer = maintainer_token if maintainer_token is not None else read_secret(MAINTAINER_SECRET)
 
     def results() -> dict:
         try:
             return load_results(results_dir)
         except ResultsError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise HTTPException(404, public_text(str(exc))) from exc
 
     def pairs(data: dict) -> list[Pair]:
+        """Every (problem, two arms) with completions /api/problems does not publish: a pair drawn from the
+        published sample could be matched to its arm by anyone before the vote."""
         arms = problem_arms(data)
-        return [Pair(pair_id(p["id"], a, b), p["id"], (a, b)) for p in data.get("problems", [])
-                for i, a in enumerate(arms) for b in arms[i + 1:]]
+        out = []
+        for p in data.get("problems", []):
+            counts = [len((p.get(arm) or {}).get("completions") or []) for arm in arms]
+            unpublished = tuple(i for i in range(min(counts, default=0)) if i != PUBLISHED_SAMPLE)
+            if unpublished:
+                out.extend(Pair(pair_id(p["id"], a, b), p["id"], (a, b), unpublished)
+                           for i, a in enumerate(arms) for b in arms[i + 1:])
+        return out
 
-    def reviewer(token: str | None) -> str:
+    def published(problem: dict, arms: list[str]) -> dict:
+        return {**problem, **{arm: {**problem[arm], "completions": problem[arm]["completions"][:PUBLISHED_SAMPLE + 1]}
+                              for arm in arms if isinstance(problem.get(arm), dict)
+                              and isinstance(problem[arm].get("completions"), list)}}
+
+    def reviewer(token: str | None) -> tuple[str, bool, str]:
         if not token:
-            raise HTTPException(401, "send your reviewer token in the X-Reviewer-Token header (register first)")
+            raise HTTPException(401, "send your reviewer token in the X-Reviewer-Token header")
         try:
-            return store.reviewer(token)
+            return store.reviewer_row(token)
         except VoteError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
 
+    def is_maintainer(credential: str | None) -> bool:
+        return bool(maintainer and credential and hmac.compare_digest(credential.encode(), maintainer.encode()))
+
+    def require_maintainer(credential: str | None) -> None:
+        if not maintainer:
+            raise HTTPException(403, f"this gateway has no maintainer credential: set {MAINTAINER_SECRET}_FILE")
+        if not is_maintainer(credential):
+            raise HTTPException(403, "only the maintainer may do this: send the maintainer credential in the "
+                                     "X-Maintainer-Token header")
+
     @app.exception_handler(CommentslabError)
     async def _service_error(request: Request, exc: CommentslabError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        return JSONResponse({"detail": public_text(str(exc))}, status_code=503)
 
     @app.get("/api/health")
     def health() -> dict[str, str]:
@@ -197,8 +282,9 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
 
     @app.get("/api/results", responses=_ERRORS)
     def get_results() -> dict[str, Any]:
-        """The run's results.json without the per-problem rows (page through those with /api/problems)."""
-        return {k: v for k, v in results().items() if k != "problems"}
+        """The run's results.json without the per-problem rows (page through those with /api/problems), and
+        without absolute paths, host and kernel names or addresses."""
+        return public_view({k: v for k, v in results().items() if k != "problems"})
 
     @app.get("/api/problems", responses=_ERRORS)
     def get_problems(offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=MAX_PAGE),
@@ -207,7 +293,7 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
         data = results()
         arms = problem_arms(data)
         rows = [p for p in data.get("problems", []) if not disagreeOnly or disagrees(p, arms)]
-        page = rows[offset:offset + limit]
+        page = [published(p, arms) for p in rows[offset:offset + limit]]
         if any("metadata" not in p for p in page):
             metadata = split_metadata(results_dir)
             page = [p if "metadata" in p else {**p, "metadata": metadata.get(p["id"])} for p in page]
@@ -227,7 +313,7 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
         try:
             live = mlflow_histories(results_dir)
         except CommentslabError as exc:
-            raise HTTPException(503, str(exc)) from exc
+            raise HTTPException(503, public_text(str(exc))) from exc
         return {**finished, **live}
 
     @app.post("/api/generate", responses={**_ERRORS, 200: {"content": {"application/x-ndjson": {}},
@@ -237,45 +323,69 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
         """Generate with both arms at once, streamed as one JSON object per line as the tokens are decoded:
         ``start`` (arm, input) per arm, then ``delta`` (arm, text) events of both arms interleaved, then per
         arm ``done`` (arm, input, completion, finishReason, generatedTokens, seconds) or ``error`` (arm, error).
-        Every line carries ``remainingToday``. Counts against the daily limit."""
+        Every line carries ``remainingToday``. Counts against the daily limit only when an arm delivers a
+        completion (a 429 says when the limit resets, also as ``Retry-After`` seconds)."""
         if playground is None:
             raise HTTPException(503, "the playground is off: start the gateway with --model-server HOST:PORT")
-        remaining = limiter.take(client_key(request, x_forwarded_for, trusted))
+        client = client_key(request, x_forwarded_for, trusted)
+        # Reserved before generating, so concurrent requests cannot overrun the limit between check and
+        # count; given back below when nothing is delivered.
+        remaining = limiter.take(client)
         if remaining is None:
-            raise HTTPException(429, limiter.message())
+            raise HTTPException(429, limiter.message(), headers={"Retry-After": str(limiter.seconds_to_reset())})
         metadata = metadata_from_text(body.metadata)
 
         def lines() -> Iterator[bytes]:
-            for event in playground.stream(body.prompt, metadata, body.maxNewTokens):
-                yield (json.dumps({**event, "remainingToday": remaining}) + "\n").encode()
+            delivered = False
+            try:
+                for event in playground.stream(body.prompt, metadata, body.maxNewTokens):
+                    delivered = delivered or event["event"] == "done"
+                    yield (json.dumps({**event, "remainingToday": remaining}) + "\n").encode()
+            finally:
+                if not delivered:  # every arm failed, or the visitor left before an arm finished
+                    limiter.give_back(client)
 
         # No proxy buffering (ingress-nginx honours this header), so each line reaches the visitor as it is made.
         return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Accel-Buffering": "no"})
 
     @app.post("/api/reviewers", responses=_ERRORS)
-    def register(body: RegisterRequest) -> RegisterReply:
-        """Register a reviewer; keep the token, it is shown once."""
+    def register(body: RegisterRequest, request: Request, x_maintainer_token: str | None = Header(default=None),
+                 x_forwarded_for: str | None = Header(default=None)) -> RegisterReply:
+        """Issue a reviewer token; keep it, it is shown once. With the maintainer credential
+        (``X-Maintainer-Token``) the reviewer is invited; without, where registration is open, self-registered:
+        a few per client per day, their votes rate-limited per client and reported apart."""
+        invited = is_maintainer(x_maintainer_token)
+        client = client_key(request, x_forwarded_for, trusted)
+        if not invited:
+            if x_maintainer_token:
+                raise HTTPException(403, "the maintainer credential is wrong")
+            if not open_registration:
+                raise HTTPException(403, "reviewers are invited: ask the maintainer for a reviewer token")
+            if registrations.take(client) is None:
+                raise HTTPException(429, registrations.message("self-registered reviewers"),
+                                    headers={"Retry-After": str(registrations.seconds_to_reset())})
         try:
-            reviewer_id, token = store.register(body.name)
+            reviewer_id, token = store.register(body.name, invited=invited, client=client)
         except VoteError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
-        return RegisterReply(reviewerId=reviewer_id, token=token)
+        return RegisterReply(reviewerId=reviewer_id, token=token, invited=invited)
 
     @app.get("/api/pairs/next", responses=_ERRORS)
     def next_pair(x_reviewer_token: str | None = Header(default=None)) -> PairReply:
-        """The next blind pair for this reviewer, sides drawn at random; ``done`` when none is left."""
-        reviewer_id = reviewer(x_reviewer_token)
+        """The next blind pair for this reviewer, sides drawn at random, on a sample /api/problems does not
+        publish; ``done`` when none is left."""
+        reviewer_id, _invited, _client = reviewer(x_reviewer_token)
         data = results()
         today = store.votes_today(reviewer_id)
         served = store.next_pair(reviewer_id, pairs(data))
         if served is None:
             return PairReply(done=True, votesToday=today, dailyCap=store.daily_cap)
-        pair, left, right = served
+        pair, left, right, sample = served
         problem = next(p for p in data["problems"] if p["id"] == pair.problem_id)
 
         def code(arm: str) -> str:
-            completions = (problem.get(arm) or {}).get("completions") or [""]
-            return problem.get("prompt", "") + completions[0]
+            completions = (problem.get(arm) or {}).get("completions") or []
+            return problem.get("prompt", "") + (completions[sample] if sample < len(completions) else "")
 
         return PairReply(done=False, pairId=pair.pair_id, taskId=problem.get("taskId"), prompt=problem.get("prompt"),
                          a=Side(code=code(left)), b=Side(code=code(right)), votesToday=today,
@@ -283,11 +393,18 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
 
     @app.post("/api/votes", responses=_ERRORS)
     def vote(body: VoteRequest, x_reviewer_token: str | None = Header(default=None)) -> VoteReply:
-        """Record a vote on a pair served to this reviewer: one per pair, at most the daily cap per day."""
-        reviewer_id = reviewer(x_reviewer_token)
+        """Record a vote on a pair served to this reviewer: one per pair, at most the daily cap per day; the
+        self-registered reviewers of one client share a daily budget of votes."""
+        reviewer_id, invited, registered_from = reviewer(x_reviewer_token)
+        # Counted by the client that registered the reviewer: tokens made from one address share one budget.
+        if not invited and open_votes.take(registered_from) is None:
+            raise HTTPException(429, open_votes.message("votes from self-registered reviewers"),
+                                headers={"Retry-After": str(open_votes.seconds_to_reset())})
         try:
             recorded = store.vote(reviewer_id, body.pairId, body.choice)
         except VoteError as exc:
+            if not invited:
+                open_votes.give_back(registered_from)
             raise HTTPException(exc.status, str(exc)) from exc
         return VoteReply(pairId=recorded.pair_id, choice=recorded.choice, leftArm=recorded.left_arm,
                          rightArm=recorded.right_arm, votesToday=store.votes_today(reviewer_id))
@@ -295,40 +412,35 @@ def create_app(results_dir: Path, model_server: str | None = None, votes_url: st
     @app.get("/api/votes/summary", responses=_ERRORS)
     def vote_summary() -> dict[str, Any]:
         """Preference shares (Wilson interval, binomial test), agreement, position bias, flagged reviewers,
-        and a Bradley-Terry fit when there are more than two arms."""
-        return summarise(store.all_votes(), problem_arms(results()))
-
-    def queue():
-        if review_queue is None or not Path(review_queue).exists():
-            raise HTTPException(404, "no review queue: start the gateway with --review-queue FILE "
-                                     "(the exporter writes <records>.review.sqlite)")
-        from services.review.queue import ReviewQueue
-
-        return ReviewQueue(Path(review_queue))
+        and a Bradley-Terry fit when there are more than two arms: of invited reviewers' votes, and the same
+        of self-registered reviewers' votes apart under ``selfRegistered``."""
+        arms = problem_arms(results())
+        return {**summarise(store.all_votes(invited=True), arms),
+                "selfRegistered": summarise(store.all_votes(invited=False), arms)}
 
     @app.get("/api/review", responses=_ERRORS)
     def review_items(status: Literal["pending", "accepted", "rejected"] | None = None) -> list[dict[str, Any]]:
         """The data pipeline's flagged records (optionally one status), oldest first."""
-        return [item.to_dict() for item in queue().items(status)]
+        return [item.to_dict() for item in review.items(status)]
 
     @app.post("/api/review/{record_id}/accept", responses=_ERRORS)
-    def review_accept(record_id: str, x_reviewer_token: str | None = Header(default=None)) -> dict[str, Any]:
-        """Let a flagged record into the next split (reviewers only)."""
-        reviewer(x_reviewer_token)
+    def review_accept(record_id: str, x_maintainer_token: str | None = Header(default=None)) -> dict[str, Any]:
+        """Let a flagged record into the next split (the maintainer only)."""
+        require_maintainer(x_maintainer_token)
         try:
-            return queue().accept(record_id).to_dict()
+            return review.accept(record_id).to_dict()
         except CommentslabError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise HTTPException(404, public_text(str(exc))) from exc
 
     @app.post("/api/review/{record_id}/reject", responses=_ERRORS)
     def review_reject(record_id: str, body: RejectRequest,
-                      x_reviewer_token: str | None = Header(default=None)) -> dict[str, Any]:
-        """Keep a flagged record out of every split, with the reason (reviewers only)."""
-        reviewer(x_reviewer_token)
+                      x_maintainer_token: str | None = Header(default=None)) -> dict[str, Any]:
+        """Keep a flagged record out of every split, with the reason (the maintainer only)."""
+        require_maintainer(x_maintainer_token)
         try:
-            return queue().reject(record_id, body.reason).to_dict()
+            return review.reject(record_id, body.reason).to_dict()
         except CommentslabError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise HTTPException(404, public_text(str(exc))) from exc
 
     return app
 
@@ -338,5 +450,5 @@ def openapi_text() -> str:
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        schema = create_app(Path(folder), votes_url="sqlite://").openapi()
+        schema = create_app(Path(folder), database_url="sqlite://", maintainer_token="").openapi()
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -42,8 +42,18 @@ class RunningGateway:
         self.thread.join(timeout=10)
 
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
 def start_in_thread(results_dir: Path, host: str = "127.0.0.1", port: int = 0, **options) -> RunningGateway:
-    """Start the gateway on a background thread (port 0: a free one) and return once it accepts requests."""
+    """Start the gateway on a background thread (port 0: a free one) and return once it accepts requests.
+
+    On loopback it is the private back end of the process that starts it (the dashboard, relaying each
+    visitor's address in ``X-Forwarded-For``), so loopback peers are trusted proxies unless
+    ``trusted_proxies`` says otherwise.
+    """
+    if host in ("127.0.0.1", "::1", "localhost"):
+        options.setdefault("trusted_proxies", LOOPBACK)
     if port == 0:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))

@@ -1,8 +1,11 @@
-"""The human-evaluation vote store (SQLAlchemy: SQLite by default, PostgreSQL by URL).
+"""The human-evaluation vote store, in the gateway's SQL store (services/common/database.py).
 
-Reviewers register once and get a secret token; each blind pair is served to a reviewer with the
-sides drawn at random and remembered, so the vote can be mapped back to arms without the page ever
-knowing them. One vote per reviewer per pair, and at most ``daily_cap`` votes per reviewer per UTC day.
+Reviewers get a secret token: invited by the maintainer, or self-registered where the deployment keeps
+registration open. Self-registered reviewers' votes are kept apart (``invited`` is false) and never
+count in the invited reviewers' results, so a visitor who makes twenty reviewers moves only a figure
+reported separately. Each blind pair is served to a reviewer with the sides drawn at random and a
+sample the public API does not publish, both remembered, so the vote maps back to arms without the
+page ever knowing them. One vote per reviewer per pair, and at most ``daily_cap`` per reviewer per UTC day.
 """
 
 from __future__ import annotations
@@ -12,22 +15,25 @@ import hashlib
 import random
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
+    Integer,
     MetaData,
     String,
     Table,
     UniqueConstraint,
-    create_engine,
     func,
     insert,
     select,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
 
+from services.common.database import create_tables, open_database
 from services.common.errors import CommentslabError
 from services.gateway.preference import CHOICES, Vote
 
@@ -40,6 +46,8 @@ reviewers = Table(
     Column("name", String(64), nullable=False, unique=True),
     # Only a hash of the token is kept, so a copied database cannot be used to vote as someone.
     Column("token_hash", String(64), nullable=False, unique=True),
+    Column("invited", Boolean, nullable=False, default=False),
+    Column("client", String(64), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 assignments = Table(
@@ -48,6 +56,7 @@ assignments = Table(
     Column("pair_id", String(32), primary_key=True),
     Column("left_arm", String(64), nullable=False),
     Column("right_arm", String(64), nullable=False),
+    Column("sample", Integer, nullable=False, default=0),
     Column("served_at", DateTime(timezone=True), nullable=False),
 )
 votes = Table(
@@ -72,11 +81,22 @@ class VoteError(CommentslabError):
 
 @dataclass(frozen=True)
 class Pair:
-    """Two arms' outputs for one test problem, to be judged blind."""
+    """Two arms' outputs for one test problem, to be judged blind, on one of ``samples`` (indices of the
+    problem's completions that nothing public shows)."""
 
     pair_id: str
     problem_id: str
     arms: tuple[str, str]
+    samples: tuple[int, ...] = (0,)
+
+
+class ServedPair(NamedTuple):
+    """A pair as one reviewer sees it: which arm is on each side and which sample is shown."""
+
+    pair: Pair
+    left: str
+    right: str
+    sample: int
 
 
 def pair_id(problem_id: str, arm: str, other: str) -> str:
@@ -94,20 +114,20 @@ def _utc_now() -> dt.datetime:
 
 
 class VoteStore:
-    """Reviewers, side assignments and votes in one database at ``url`` (created on first use)."""
+    """Reviewers, side assignments and votes in the database ``database`` (an engine or URL; tables made on
+    first use)."""
 
-    def __init__(self, url: str, daily_cap: int = DEFAULT_DAILY_CAP, clock=_utc_now, rng: random.Random | None = None):
-        # In-memory SQLite must be one shared connection, or each thread would see its own empty database.
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False}) \
-            if memory else create_engine(url)
-        _metadata.create_all(self.engine)
+    def __init__(self, database: Engine | str, daily_cap: int = DEFAULT_DAILY_CAP, clock=_utc_now,
+                 rng: random.Random | None = None):
+        self.engine = open_database(database) if isinstance(database, str) else database
+        create_tables(self.engine, _metadata)
         self.daily_cap = daily_cap
         self.clock = clock
         self.rng = rng or random.SystemRandom()
 
-    def register(self, name: str) -> tuple[str, str]:
-        """Add a reviewer called ``name``; returns (reviewer id, secret token). The name must be new."""
+    def register(self, name: str, invited: bool = False, client: str = "") -> tuple[str, str]:
+        """Add a reviewer called ``name`` (``invited`` by the maintainer, or self-registered from ``client``);
+        returns (reviewer id, secret token). The name must be new."""
         name = name.strip()
         if not name:
             raise VoteError("a reviewer name must not be empty")
@@ -115,18 +135,23 @@ class VoteStore:
         try:
             with self.engine.begin() as db:
                 db.execute(insert(reviewers).values(id=reviewer_id, name=name, token_hash=_hash(token),
-                                                    created_at=self.clock()))
+                                                    invited=invited, client=client[:64], created_at=self.clock()))
         except IntegrityError as exc:
             raise VoteError(f"the reviewer name {name!r} is taken; choose another", status=409) from exc
         return reviewer_id, token
 
     def reviewer(self, token: str) -> str:
         """The reviewer id for ``token``; VoteError (401) when it is unknown."""
+        return self.reviewer_row(token)[0]
+
+    def reviewer_row(self, token: str) -> tuple[str, bool, str]:
+        """(reviewer id, invited, registering client) for ``token``; VoteError (401) when it is unknown."""
         with self.engine.connect() as db:
-            row = db.execute(select(reviewers.c.id).where(reviewers.c.token_hash == _hash(token))).first()
+            row = db.execute(select(reviewers.c.id, reviewers.c.invited, reviewers.c.client)
+                             .where(reviewers.c.token_hash == _hash(token))).first()
         if row is None:
-            raise VoteError("unknown reviewer token: register as a reviewer first", status=401)
-        return row[0]
+            raise VoteError("unknown reviewer token: ask the maintainer for one (or register, where open)", status=401)
+        return row[0], bool(row[1]), row[2]
 
     def votes_today(self, reviewer_id: str) -> int:
         """How many votes ``reviewer_id`` has cast since midnight UTC."""
@@ -135,25 +160,26 @@ class VoteStore:
             return db.execute(select(func.count()).select_from(votes).where(
                 votes.c.reviewer_id == reviewer_id, votes.c.created_at >= midnight)).scalar_one()
 
-    def next_pair(self, reviewer_id: str, pairs: list[Pair]) -> tuple[Pair, str, str] | None:
-        """The first pair ``reviewer_id`` has not voted on, with (left arm, right arm); None when done.
+    def next_pair(self, reviewer_id: str, pairs: list[Pair]) -> ServedPair | None:
+        """The first pair ``reviewer_id`` has not voted on, with its sides and sample; None when done.
 
-        The sides are drawn at random the first time a pair is served to a reviewer and kept, so a
-        reload shows the same sides and the vote maps back to the arms shown.
+        The sides and the sample are drawn at random the first time a pair is served to a reviewer and
+        kept, so a reload shows the same and the vote maps back to the arms shown.
         """
         with self.engine.begin() as db:
             voted = set(db.execute(select(votes.c.pair_id).where(votes.c.reviewer_id == reviewer_id)).scalars())
             pair = next((p for p in pairs if p.pair_id not in voted), None)
             if pair is None:
                 return None
-            row = db.execute(select(assignments.c.left_arm, assignments.c.right_arm).where(
+            row = db.execute(select(assignments.c.left_arm, assignments.c.right_arm, assignments.c.sample).where(
                 assignments.c.reviewer_id == reviewer_id, assignments.c.pair_id == pair.pair_id)).first()
             if row is not None:
-                return pair, row[0], row[1]
+                return ServedPair(pair, row[0], row[1], row[2])
             left, right = pair.arms if self.rng.random() < 0.5 else pair.arms[::-1]
-            db.execute(insert(assignments).values(reviewer_id=reviewer_id, pair_id=pair.pair_id,
-                                                  left_arm=left, right_arm=right, served_at=self.clock()))
-            return pair, left, right
+            sample = self.rng.choice(pair.samples)
+            db.execute(insert(assignments).values(reviewer_id=reviewer_id, pair_id=pair.pair_id, left_arm=left,
+                                                  right_arm=right, sample=sample, served_at=self.clock()))
+            return ServedPair(pair, left, right, sample)
 
     def vote(self, reviewer_id: str, pair_id_: str, choice: str) -> Vote:
         """Record ``choice`` (A, B, tie, both_bad) on a pair served to ``reviewer_id``.
@@ -178,9 +204,11 @@ class VoteStore:
                 raise VoteError(f"you have already voted on pair {pair_id_}; one vote per pair", status=409) from exc
         return Vote(reviewer_id, pair_id_, row[0], row[1], choice)
 
-    def all_votes(self) -> list[Vote]:
-        """Every vote, oldest first."""
+    def all_votes(self, invited: bool | None = None) -> list[Vote]:
+        """Every vote (only invited or only self-registered reviewers' with ``invited``), oldest first."""
+        query = select(votes.c.reviewer_id, votes.c.pair_id, votes.c.left_arm, votes.c.right_arm, votes.c.choice)
+        if invited is not None:
+            query = query.join(reviewers, reviewers.c.id == votes.c.reviewer_id).where(reviewers.c.invited == invited)
         with self.engine.connect() as db:
-            rows = db.execute(select(votes.c.reviewer_id, votes.c.pair_id, votes.c.left_arm, votes.c.right_arm,
-                                     votes.c.choice).order_by(votes.c.created_at)).all()
+            rows = db.execute(query.order_by(votes.c.created_at)).all()
         return [Vote(*row) for row in rows]

@@ -1,35 +1,43 @@
-"""The review queue: flagged records and the decisions people make on them, in one SQLite file.
+"""The review queue: flagged records and the decisions people make on them, in a SQL store.
 
 The exporter flags a record (a failed syntax check, low metadata completeness, a scrubbed secret);
-`commentslab review accept|reject` decides; the next split applies the decisions. A record stays
-decided when it is flagged again by a later export, so a decision survives re-runs and restarts.
+`commentslab review accept|reject` or the gateway's maintainer decides; the next split applies the
+decisions. A record stays decided when it is flagged again by a later export, so a decision survives
+re-runs and restarts. The store is a SQLite file beside the records by default, or the gateway's
+database (a SQLAlchemy URL: PostgreSQL in the chart), where every gateway replica sees one queue.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterable
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Column, MetaData, String, Table, Text, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.common.database import create_tables, open_database
 from services.common.errors import InputError
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
 STATUSES = (PENDING, ACCEPTED, REJECTED)
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS review_items (
-    record_id   TEXT PRIMARY KEY,
-    path        TEXT NOT NULL,
-    reasons     TEXT NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'pending',
-    decision    TEXT,
-    flagged_at  TEXT NOT NULL,
-    decided_at  TEXT
+
+_metadata = MetaData()
+review_items = Table(
+    "review_items", _metadata,
+    Column("record_id", String(128), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("status", String(16), nullable=False, default=PENDING),
+    Column("decision", Text),
+    # ISO-8601 text, so the order and the reply read the same on SQLite and PostgreSQL.
+    Column("flagged_at", String(32), nullable=False),
+    Column("decided_at", String(32)),
 )
-"""
 
 
 @dataclass(frozen=True)
@@ -54,58 +62,83 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _is_url(location: str | Path) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
 class ReviewQueue:
-    """A persisted queue at `path` (created on first use)."""
+    """A persisted queue at ``location``: a SQLite file path, a SQLAlchemy URL or an open engine (tables made
+    on first use)."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, location: Path | str | Engine):
+        self.location = location
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(self._connect()) as db, db:
-                db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise InputError(str(self.path), f"cannot open the review queue ({exc})") from exc
-
-    def _connect(self) -> sqlite3.Connection:
-        # A short busy timeout: the exporter and a person's `review` command may touch the file together.
-        return sqlite3.connect(self.path, timeout=30)
+            if isinstance(location, Engine):
+                self.engine = location
+            elif _is_url(location):
+                self.engine = open_database(str(location), "--review-queue")
+            else:
+                path = Path(location)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.engine = open_database(f"sqlite:///{path}", f"--review-queue {path}")
+            create_tables(self.engine, _metadata)
+        except (OSError, SQLAlchemyError) as exc:
+            raise InputError(str(location), f"cannot open the review queue ({exc.__class__.__name__})") from exc
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert
 
     def flag(self, items: Iterable[tuple[str, str, list[str]]]) -> int:
         """Add (record_id, path, reasons) items; an item already decided keeps its decision. Returns the count."""
-        rows = [(rid, path, json.dumps(sorted(set(reasons))), _now()) for rid, path, reasons in items]
-        with closing(self._connect()) as db, db:
-            db.executemany(
-                "INSERT INTO review_items (record_id, path, reasons, flagged_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(record_id) DO UPDATE SET reasons = excluded.reasons, path = excluded.path",
-                rows,
-            )
+        rows = [{"record_id": rid, "path": path, "reasons": json.dumps(sorted(set(reasons))), "status": PENDING,
+                 "flagged_at": _now()} for rid, path, reasons in items]
+        if rows:
+            statement = self._insert(review_items)
+            statement = statement.on_conflict_do_update(
+                index_elements=["record_id"],
+                set_={"reasons": statement.excluded.reasons, "path": statement.excluded.path})
+            with self.engine.begin() as db:
+                db.execute(statement, rows)
         return len(rows)
+
+    def merge(self, other: ReviewQueue) -> int:
+        """Copy ``other``'s items that this queue lacks, decisions included (the export's queue file into the
+        gateway's database); items this queue holds keep their decisions. Returns how many were new."""
+        rows = [{"record_id": i.record_id, "path": i.path, "reasons": json.dumps(i.reasons), "status": i.status,
+                 "decision": i.decision, "flagged_at": i.flagged_at, "decided_at": i.decided_at}
+                for i in other.items()]
+        if not rows:
+            return 0
+        with self.engine.begin() as db:
+            before = db.execute(select(review_items.c.record_id)).scalars().all()
+            db.execute(self._insert(review_items).on_conflict_do_nothing(index_elements=["record_id"]), rows)
+        return len({r["record_id"] for r in rows} - set(before))
 
     def items(self, status: str | None = None) -> list[ReviewItem]:
         """Every item (or those with `status`), oldest flag first."""
         if status is not None and status not in STATUSES:
             raise InputError("--status", f"{status!r} is not one of {', '.join(STATUSES)}")
-        query = "SELECT record_id, path, reasons, status, decision, flagged_at, decided_at FROM review_items"
-        args: tuple = ()
+        query = select(review_items)
         if status:
-            query += " WHERE status = ?"
-            args = (status,)
-        with closing(self._connect()) as db:
-            rows = db.execute(query + " ORDER BY flagged_at, record_id", args).fetchall()
-        return [ReviewItem(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+            query = query.where(review_items.c.status == status)
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(review_items.c.flagged_at, review_items.c.record_id)).all()
+        return [ReviewItem(r.record_id, r.path, json.loads(r.reasons), r.status, r.decision, r.flagged_at,
+                           r.decided_at) for r in rows]
 
     def get(self, record_id: str) -> ReviewItem:
         """The item for `record_id`, or an InputError saying it is not in the queue."""
-        for item in self.items():
-            if item.record_id == record_id:
-                return item
-        raise InputError(record_id, f"is not in the review queue {self.path}; see `commentslab review list`")
+        with self.engine.connect() as db:
+            r = db.execute(select(review_items).where(review_items.c.record_id == record_id)).first()
+        if r is None:
+            raise InputError(record_id, "is not in the review queue; see `commentslab review list`")
+        return ReviewItem(r.record_id, r.path, json.loads(r.reasons), r.status, r.decision, r.flagged_at,
+                          r.decided_at)
 
     def _decide(self, record_id: str, status: str, decision: str | None) -> ReviewItem:
         self.get(record_id)
-        with closing(self._connect()) as db, db:
-            db.execute("UPDATE review_items SET status = ?, decision = ?, decided_at = ? WHERE record_id = ?",
-                       (status, decision, _now(), record_id))
+        with self.engine.begin() as db:
+            db.execute(update(review_items).where(review_items.c.record_id == record_id)
+                       .values(status=status, decision=decision, decided_at=_now()))
         return self.get(record_id)
 
     def accept(self, record_id: str) -> ReviewItem:
@@ -121,3 +154,4 @@ class ReviewQueue:
     def decisions(self) -> dict[str, str]:
         """record_id -> status, for the splitter."""
         return {item.record_id: item.status for item in self.items()}
+

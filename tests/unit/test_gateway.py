@@ -7,6 +7,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from sample_results import results_from_problems, scored
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -21,26 +22,20 @@ from services.gateway.server import start_in_thread
 COMMITTED_SCHEMA = Path(__file__).resolve().parents[2] / "services" / "gateway" / "openapi.json"
 
 
-def write_results(folder: Path, problems: int = 6) -> dict:
-    """A small results.json (docs/CONTRACTS.md) where the arms disagree on problems 1 and 4."""
+def write_results(folder: Path, problems: int = 6, **fields) -> dict:
+    """A small schema-valid results.json where the arms disagree on problems 1 and 4, two samples per arm:
+    /api/problems publishes the first, blind pairs show the second."""
     rows = []
     for i in range(problems):
         exp_pass = i in (1, 4)
         rows.append({
             "id": f"id{i}", "taskId": f"HumanEval/{i}", "entryPoint": f"f{i}", "prompt": f"def f{i}(x):\n",
             "reference": "    return x\n",
-            "control": {"completions": ["    return 0\n"], "passed": [False], "statuses": ["failed"], "pass@1": 0.0},
-            "experiment": {"completions": ["    return x\n" if exp_pass else "    return 1\n"],
-                           "passed": [exp_pass], "statuses": ["passed" if exp_pass else "failed"],
-                           "pass@1": float(exp_pass)},
+            "control": scored(["    return 0\n", f"    return {i} - {i}\n"], [False, False]),
+            "experiment": scored(["    return x\n" if exp_pass else "    return 1\n", f"    return x * {i + 2}\n"],
+                                 [exp_pass, False]),
         })
-    results = {
-        "schemaVersion": 1, "scenario": "function_completion", "arms": ["control", "experiment"],
-        "metrics": ["pass@1"], "control": {"pass@1": 0.0}, "experiment": {"pass@1": 2 / problems},
-        "improvement": {"pass@1": {"absolute": 2 / problems, "relative": None}},
-        "significance": {"pass@1": {"n": problems, "pValue": 0.5, "pHolm": 0.5, "significant": False}},
-        "problems": rows, "training": {}, "provenance": {"commit": "abc", "profile": "smoke"},
-    }
+    results = results_from_problems(rows, **fields)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results))
     return results
@@ -99,7 +94,9 @@ def test_blind_vote_flow_reveals_arms_only_after_the_vote(gateway):
                            timeout=10)
     assert capped.status_code == 429 and "daily cap" in capped.json()["detail"]
     summary = requests.get(f"{gateway}/api/votes/summary", timeout=10).json()
-    assert summary["votes"] >= 4 and summary["choices"]["tie"] >= 3
+    # A self-registered reviewer's votes are reported apart, never in the invited reviewers' result.
+    assert summary["votes"] == 0
+    assert summary["selfRegistered"]["votes"] >= 4 and summary["selfRegistered"]["choices"]["tie"] >= 3
     assert requests.post(f"{gateway}/api/votes", json={"pairId": "x", "choice": "A"}, timeout=10).status_code == 401
 
 
@@ -113,11 +110,16 @@ def test_playground_input_limits_and_missing_model_server(gateway):
 def test_rate_limiter_allows_100_a_day_per_client_then_refuses_until_midnight():
     import datetime as dt
 
+    from services.common.database import open_database
+
     day = [dt.date(2026, 11, 24)]
-    limiter = DailyRateLimiter(100, today=lambda: day[0])
+    limiter = DailyRateLimiter(open_database("sqlite://"), 100, today=lambda: day[0])
     assert [limiter.take("1.2.3.4") for _ in range(100)][-1] == 0
     assert limiter.take("1.2.3.4") is None and limiter.take("5.6.7.8") == 99
     assert "100 generations per visitor per day" in limiter.message()
+    assert "2026-11-25T00:00:00Z" in limiter.message()  # when it resets
+    limiter.give_back("5.6.7.8")
+    assert limiter.used("5.6.7.8") == 0
     day[0] += dt.timedelta(days=1)
     assert limiter.take("1.2.3.4") == 99
 
@@ -156,7 +158,15 @@ def test_forwarded_for_names_the_visitor_only_from_a_trusted_proxy():
         return Request({"type": "http", "client": (peer, 40000), "headers": []})
 
     pods = (ipaddress.ip_network("10.244.0.0/16"),)
-    assert client_key(request("127.0.0.1"), "203.0.113.7") == "203.0.113.7"  # the in-process dashboard
-    assert client_key(request("10.244.3.9"), "203.0.113.7, 10.0.0.1", pods) == "203.0.113.7"  # a dashboard pod
-    assert client_key(request("10.244.3.9"), "203.0.113.7") == "10.244.3.9"  # not trusted: counts as itself
-    assert client_key(request("198.51.100.4"), "203.0.113.7", pods) == "198.51.100.4"  # a visitor cannot pick a key
+    loopback = (ipaddress.ip_network("127.0.0.0/8"),)
+    # The ingress appends the peer it saw: the right-most address not a trusted proxy is the visitor, and
+    # whatever the visitor wrote further left is not believed.
+    assert client_key(request("10.244.3.9"), "203.0.113.7", pods) == "203.0.113.7"
+    assert client_key(request("10.244.3.9"), "6.6.6.6, 203.0.113.7", pods) == "203.0.113.7"
+    assert client_key(request("10.244.3.9"), "6.6.6.6, 203.0.113.7, 10.244.0.5", pods) == "203.0.113.7"
+    assert client_key(request("10.244.3.9"), "10.244.0.5", pods) == "10.244.3.9"  # only proxies: the peer
+    assert client_key(request("10.244.3.9"), "not-an-address", pods) == "10.244.3.9"
+    # From a peer that is not a trusted proxy the header is ignored, loopback included unless configured.
+    assert client_key(request("198.51.100.4"), "203.0.113.7", pods) == "198.51.100.4"
+    assert client_key(request("127.0.0.1"), "203.0.113.7") == "127.0.0.1"
+    assert client_key(request("127.0.0.1"), "203.0.113.7", loopback) == "203.0.113.7"  # the in-process dashboard

@@ -1,17 +1,8 @@
 """Vote statistics against textbook values and statsmodels, and the vote store's rules on a real SQLite file and
-on a real throwaway PostgreSQL server (Debian's postgresql 15; skipped with the reason when it is not installed)."""
+on a real throwaway PostgreSQL server (tests/conftest.py's ``postgres_url``)."""
 
-import contextlib
 import datetime as dt
-import itertools
-import os
-import pwd
 import random
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from statsmodels.stats.proportion import proportion_confint
@@ -90,71 +81,12 @@ def test_bradley_terry_orders_arms_and_bootstrap_brackets_the_estimate():
     assert summarise(votes[:30], ["control", "experiment"])["bradleyTerry"] is None
 
 
-def postgres_bin() -> Path:
-    """The newest Debian PostgreSQL's bin folder (`make test` installs the `postgresql` package)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    if not found:
-        pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run `make system-deps`")
-    return found[-1].parent
-
-
-@contextlib.contextmanager
-def running_postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server: initdb into a fresh folder, listening only on a unix socket there;
-    yields the folder (the socket's host). PostgreSQL refuses to run as root, so as root it runs as the
-    ``postgres`` user. Stopped (fast shutdown) and deleted on exit."""
-    bin_dir = postgres_bin()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root and there is no `postgres` user (Debian's postgresql package makes it)")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    folder = tempfile.mkdtemp(prefix="commentslab-pg-")
-    if as_user:
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-    data = f"{folder}/data"
-    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", data]
-    try:
-        subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-        # No TCP at all (listen_addresses ''): nothing can clash with another server's port.
-        subprocess.run([*pg_ctl, "-o", f"-k {folder} -c listen_addresses='' -F", "-l", f"{folder}/log", "-w",
-                        "start"], check=True, capture_output=True)
-        try:
-            yield folder
-        finally:
-            subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
-    except subprocess.CalledProcessError as exc:
-        log = Path(folder, "log")
-        raise RuntimeError(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')}"
-                           f"{log.read_text() if log.is_file() else ''}") from exc
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def postgres_host() -> Iterator[str]:
-    with running_postgres() as host:
-        yield host
-
-
-_databases = itertools.count()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def votes_url(request, tmp_path) -> str:
     """A fresh, empty vote database: a SQLite file, or a new database on the throwaway PostgreSQL server."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'votes.sqlite'}"
-    import psycopg
-
-    host = request.getfixturevalue("postgres_host")
-    name = f"votes_{next(_databases)}"
-    with psycopg.connect(host=host, user="postgres", dbname="postgres", autocommit=True) as db:
-        db.execute(f"CREATE DATABASE {name}")
-    return f"postgresql+psycopg://postgres@/{name}?host={host}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
@@ -168,8 +100,8 @@ PAIRS = [Pair(pair_id(f"prob{i}", "control", "experiment"), f"prob{i}", ("contro
 def test_one_vote_per_reviewer_per_pair_and_sides_kept(store):
     reviewer, token = store.register("alice")
     assert store.reviewer(token) == reviewer
-    pair, left, right = store.next_pair(reviewer, PAIRS)
-    assert store.next_pair(reviewer, PAIRS) == (pair, left, right)  # a reload shows the same sides
+    pair, left, right, _ = store.next_pair(reviewer, PAIRS)
+    assert store.next_pair(reviewer, PAIRS)[:3] == (pair, left, right)  # a reload shows the same sides
     vote = store.vote(reviewer, pair.pair_id, "A")
     assert vote.winner() == left
     with pytest.raises(VoteError) as twice:
@@ -182,7 +114,7 @@ def test_sides_are_randomised_per_pair(store):
     reviewer, _ = store.register("bob")
     lefts = []
     for _ in PAIRS:
-        pair, left, _right = store.next_pair(reviewer, PAIRS)
+        pair, left, _right, _ = store.next_pair(reviewer, PAIRS)
         lefts.append(left)
         store.daily_cap = 100
         store.vote(reviewer, pair.pair_id, "tie")
@@ -195,9 +127,9 @@ def test_daily_cap_and_unknown_reviewer_and_unserved_pair(votes_url):
     store = VoteStore(votes_url, daily_cap=2, clock=lambda: now[0])
     reviewer, _ = store.register("carol")
     for _ in range(2):
-        pair, _l, _r = store.next_pair(reviewer, PAIRS)
+        pair, _l, _r, _ = store.next_pair(reviewer, PAIRS)
         store.vote(reviewer, pair.pair_id, "both_bad")
-    pair, _l, _r = store.next_pair(reviewer, PAIRS)
+    pair, _l, _r, _ = store.next_pair(reviewer, PAIRS)
     with pytest.raises(VoteError, match="daily cap") as capped:
         store.vote(reviewer, pair.pair_id, "A")
     assert capped.value.status == 429
@@ -225,7 +157,7 @@ def test_votes_persist_across_stores_on_one_database_oldest_first(votes_url):
     reviewer, token = first.register("dana")
     cast = []
     for choice in ("B", "A", "both_bad"):
-        pair, left, right = first.next_pair(reviewer, PAIRS)
+        pair, left, right, _ = first.next_pair(reviewer, PAIRS)
         cast.append(first.vote(reviewer, pair.pair_id, choice))
     first.engine.dispose()
     reopened = VoteStore(votes_url, daily_cap=10, clock=clock)  # the tables exist: created once, reused
