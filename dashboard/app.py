@@ -19,8 +19,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dashboard import pages
 from dashboard.compression import gzip_responses
 from dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
-from dashboard.overview import headline_rows, verdict
-from dashboard.table_export import metrics_csv, metrics_latex
+from dashboard.overview import headline_rows, headline_table, verdict
+from services.evaluator.table_export import table_csv, table_latex
 from services.gateway.results_store import ResultsError, load_results
 
 # A relayed playground request: 4000 + 2000 characters, JSON-escaped, fit well within this.
@@ -115,12 +115,12 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
 
     @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), prevent_initial_call=True)
     def download_csv(_):
-        return {"content": metrics_csv(client.results()), "filename": "commentslab-metrics.csv", "type": "text/csv"}
+        return {"content": table_csv(headline_table(client.results())), "filename": "commentslab-metrics.csv", "type": "text/csv"}
 
     @app.callback(Output("download-latex", "data"), Input("download-latex-button", "n_clicks"),
                   prevent_initial_call=True)
     def download_latex(_):
-        return {"content": metrics_latex(client.results()), "filename": "commentslab-metrics.tex",
+        return {"content": table_latex(headline_table(client.results())), "filename": "commentslab-metrics.tex",
                 "type": "application/x-tex"}
 
     vote_buttons = [Input(f"vote-{choice}", "n_clicks") for choice in pages.VOTE_LABELS]

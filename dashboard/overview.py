@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from services.evaluator.table_export import Table
+
 MISSING = "—"
 
 
@@ -95,6 +97,15 @@ def columns(results: dict) -> list[tuple[str, str]]:
     return [("metric", "Metric"), *arms, ("improvement", "Difference (exp. − control)"),
             ("interval", "95% interval"), ("test", "Primary test"), ("pValue", "p-value"),
             ("pHolm", "Holm-corrected p"), ("significant", "Significant")]
+
+
+def headline_table(results: dict) -> Table:
+    """The headline table as the export bar downloads it (CSV and LaTeX): the Overview's columns and rows."""
+    cols = columns(results)
+    return Table(columns=tuple(title for _, title in cols),
+                 rows=tuple(tuple(row[key] for key, _ in cols) for row in headline_rows(results)),
+                 caption="Control vs experiment per metric (difference = experiment − control).",
+                 label="tab:commentslab-metrics")
 
 
 def verdict(results: dict) -> str:

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 
 from services.common.artifacts import read_json
-from services.common.errors import InputError
+from services.evaluator.results_schema import validate_results
+from services.evaluator.table_export import Table, table_csv, table_latex
 
-SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 COLUMNS = ("metric", "control", "experiment", "difference", "ci_low", "ci_high", "primary_test", "p_value",
            "p_holm", "significant", "cohens_dz", "hedges_g", "wilcoxon_p", "mdd", "n", "seeds")
-
-
-def results_schema() -> dict:
-    """The JSON Schema of results.json (services/evaluator/results.schema.json)."""
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-
-
-def validate_results(results: dict, source: str = "results.json") -> None:
-    """Raise InputError naming the first field of `results` that breaks the schema, with the reason."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(results_schema())
-    error = next(iter(sorted(validator.iter_errors(results), key=lambda e: list(e.path))), None)
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputError(source, f"does not match results.schema.json at {where}: {error.message}")
 
 
 def comparison_rows(results: dict) -> list[dict]:
@@ -58,22 +39,12 @@ def comparison_rows(results: dict) -> list[dict]:
     return rows
 
 
-def comparison_csv(results: dict) -> str:
-    """The comparison as CSV text (empty cells for undefined values)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in comparison_rows(results):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return buffer.getvalue()
-
-
-def _latex_escape(text: str) -> str:
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                          ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
-                          ("^", r"\textasciicircum{}")):
-        text = text.replace(char, escaped)
-    return text
+def comparison_table(results: dict) -> Table:
+    """The comparison as machine-readable columns (``COLUMNS``), numbers as Python writes them, empty cells
+    for undefined values: the CSV's table."""
+    rows = [tuple("" if row[column] is None else str(row[column]) for column in COLUMNS)
+            for row in comparison_rows(results)]
+    return Table(columns=COLUMNS, rows=tuple(rows))
 
 
 def _fixed(value: float | None, digits: int = 3, signed: bool = False) -> str:
@@ -85,34 +56,37 @@ def _fixed(value: float | None, digits: int = 3, signed: bool = False) -> str:
 def _p(value: float | None) -> str:
     if value is None:
         return "--"
-    return "$<$0.001" if value < 0.001 else f"{value:.3f}"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def paper_table(results: dict) -> Table:
+    """The comparison as a paper shows it: rounded figures, the Holm-corrected p-value in bold where
+    significant, the verdict and the evaluation's size as the caption."""
+    rows, bold = [], set()
+    for number, row in enumerate(comparison_rows(results)):
+        interval = f"[{_fixed(row['ci_low'], signed=True)}, {_fixed(row['ci_high'], signed=True)}]"
+        rows.append((row["metric"], _fixed(row["control"]), _fixed(row["experiment"]),
+                     _fixed(row["difference"], signed=True), interval,
+                     _p(row["p_holm"] if row["p_holm"] is not None else row["p_value"]),
+                     _fixed(row["cohens_dz"], 2), _fixed(row["mdd"])))
+        if row["significant"]:
+            bold.add((number, 5))
+    evaluation = results.get("evaluation", {})
+    detail = (f"{evaluation.get('problems', '?')} problems, {evaluation.get('samples', '?')} samples each, "
+              f"{evaluation.get('seeds', 1)} seed(s); primary test per metric, Holm-corrected.")
+    return Table(columns=("Metric", "Control", "Experiment", "Δ", "95% CI", "p (Holm)", "d_z", "MDD"),
+                 rows=tuple(rows), caption=f"{results.get('verdict') or ''} {detail}".strip(),
+                 label="tab:commentslab-comparison", align="lrrrcrrr", bold=frozenset(bold))
+
+
+def comparison_csv(results: dict) -> str:
+    """The comparison as CSV text (empty cells for undefined values)."""
+    return table_csv(comparison_table(results))
 
 
 def comparison_latex(results: dict) -> str:
     """The comparison as a LaTeX `table` (booktabs rules) with the verdict as its caption."""
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\begin{tabular}{lrrrcrrr}",
-        r"\toprule",
-        r"Metric & Control & Experiment & $\Delta$ & 95\% CI & $p$ (Holm) & $d_z$ & MDD \\",
-        r"\midrule",
-    ]
-    for row in comparison_rows(results):
-        interval = f"[{_fixed(row['ci_low'], signed=True)}, {_fixed(row['ci_high'], signed=True)}]"
-        p_text = _p(row["p_holm"] if row["p_holm"] is not None else row["p_value"])
-        if row["significant"]:
-            p_text = r"\textbf{" + p_text + "}"
-        lines.append(f"{_latex_escape(row['metric'])} & {_fixed(row['control'])} & {_fixed(row['experiment'])} & "
-                     f"{_fixed(row['difference'], signed=True)} & {interval} & {p_text} & "
-                     f"{_fixed(row['cohens_dz'], 2)} & {_fixed(row['mdd'])} \\\\")
-    evaluation = results.get("evaluation", {})
-    caption = results.get("verdict") or ""
-    detail = (f"{evaluation.get('problems', '?')} problems, {evaluation.get('samples', '?')} samples each, "
-              f"{evaluation.get('seeds', 1)} seed(s); primary test per metric, Holm-corrected.")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _latex_escape(f"{caption} {detail}".strip()) + "}",
-              r"\label{tab:commentslab-comparison}", r"\end{table}", ""]
-    return "\n".join(lines)
+    return table_latex(paper_table(results))
 
 
 def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:

@@ -5,12 +5,12 @@ import math
 from pathlib import Path
 
 import pytest
+from sample_results import results_from_problems, scored
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard.app import ResultsError, headline_rows, load_results, verdict
-from services.stats.compare import compare
 
 COMMIT = "3f9c2a7e1b4d8c6f0a2e5b7d9c1f3a5e7b9d2c4f"
 
@@ -59,53 +59,26 @@ def _loss_history(start: float, floor: float) -> list[dict]:
 
 
 def make_sample_results() -> dict:
-    """A results.json for a smoke run following docs/CONTRACTS.md, with statistics from services.stats."""
-    arms = ["control", "experiment"]
-    results: dict = {
-        "schemaVersion": 1,
-        "scenario": "function_completion",
-        "arms": arms,
-        "metrics": list(METRICS),
-        "improvement": {},
-        "significance": {},
-    }
-    for arm in arms:
-        results[arm] = {
-            metric: sum(PER_PROBLEM[arm][field]) / len(TASKS) for metric, (field, _) in METRICS.items()
-        }
-    for metric, (field, binary) in METRICS.items():
-        control, experiment = PER_PROBLEM["control"][field], PER_PROBLEM["experiment"][field]
-        stats = compare(control, experiment, binary=binary)
-        results["significance"][metric] = {
-            key: stats[key] for key in ("n", "tTest", "cohensD", "significant")
-        }
-        if binary:
-            results["significance"][metric]["mcnemar"] = stats["mcnemar"]
-        absolute = results["experiment"][metric] - results["control"][metric]
-        base = results["control"][metric]
-        results["improvement"][metric] = {"absolute": absolute, "relative": absolute / base if base else None}
-    results["problems"] = [
+    """A results.json for a smoke run, complete by the schema, with statistics from services.stats."""
+    arms = ("control", "experiment")
+    problems = [
         {
             "id": f"{index:016x}",
             "taskId": task_id,
             "entryPoint": entry_point,
+            "prompt": f"def {entry_point}(*args):\n",
+            "reference": f"    return {entry_point}()\n",
             **{
-                arm: {
-                    "completions": [f"    return {entry_point}_{arm}()\n"],
-                    "passed": [bool(PER_PROBLEM[arm]["pass@1"][index])],
-                    "statuses": ["passed" if PER_PROBLEM[arm]["pass@1"][index] else "failed"],
-                    "pass@1": float(PER_PROBLEM[arm]["pass@1"][index]),
-                    "exactMatch": float(PER_PROBLEM[arm]["exactMatch"][index]),
-                    "astMatch": float(PER_PROBLEM[arm]["astMatch"][index]),
-                    "semanticSimilarity": PER_PROBLEM[arm]["semanticSimilarity"][index],
-                }
+                arm: scored([f"    return {entry_point}_{arm}()\n"], [bool(PER_PROBLEM[arm]["pass@1"][index])],
+                            exact_match=float(PER_PROBLEM[arm]["exactMatch"][index]),
+                            ast_match=float(PER_PROBLEM[arm]["astMatch"][index]),
+                            semanticSimilarity=PER_PROBLEM[arm]["semanticSimilarity"][index])
                 for arm in arms
             },
-            "reference": f"    return {entry_point}()\n",
         }
         for index, (task_id, entry_point) in enumerate(TASKS)
     ]
-    results["training"] = {
+    training = {
         arm: {
             "history": _loss_history(start, floor),
             "checkpoint": f"file:///runs/smoke/checkpoints/{arm}",
@@ -115,15 +88,14 @@ def make_sample_results() -> dict:
         }
         for index, (arm, start, floor) in enumerate([("control", 3.2, 1.4), ("experiment", 3.4, 1.1)])
     }
-    results["config"] = {"profile": "smoke", "seed": 1234, "train": {"steps": 30, "learningRate": 1e-4}}
-    results["provenance"] = {
+    provenance = {
         "commit": COMMIT,
         "createdAt": "2025-11-24T22:40:05+00:00",
         "machine": {"platform": "Linux-6.1-x86_64", "cpus": 2, "torch": "2.13.0"},
         "wallSeconds": {"export": 1.2, "split": 0.1, "train:control": 80.1, "train:experiment": 81.1},
         "profile": "smoke",
     }
-    return results
+    return results_from_problems(problems, tuple(METRICS), arms, training=training, provenance=provenance)
 
 
 @pytest.fixture
@@ -157,11 +129,14 @@ def test_headline_table_verdict_and_loss_curves_render(chrome, start_dashboard, 
         rows[cells[0]] = cells[1:]
     assert list(rows) == ["pass@1", "exact_match", "ast_match", "semantic_similarity"]
     # control, experiment, difference, interval, primary test, p-value, Holm p, significant
-    assert rows["pass@1"] == ["0.125", "0.250", "+0.125", "—", "McNemar exact", "1.000", "—", "no"]
-    assert rows["exact_match"] == ["0.000", "0.125", "+0.125", "—", "McNemar exact", "1.000", "—", "no"]
-    t_p = results["significance"]["semantic_similarity"]["tTest"]["pValue"]
-    assert 0.05 < t_p < 1.0
-    assert rows["semantic_similarity"] == ["0.450", "0.520", "+0.070", "—", "paired t-test", f"{t_p:.3f}", "—", "no"]
+    assert rows["pass@1"] == ["0.125", "0.250", "+0.125", "[+0.000, +0.375]", "McNemar exact", "1.000", "1.000", "no"]
+    assert rows["exact_match"][:3] == ["0.000", "0.125", "+0.125"]
+    similarity = results["significance"]["semantic_similarity"]
+    assert 0.05 < similarity["pValue"] < similarity["pHolm"] < 1.0
+    interval = similarity["bootstrap"]
+    assert rows["semantic_similarity"] == ["0.450", "0.520", "+0.070", f"[{interval['low']:+.3f}, {interval['high']:+.3f}]",
+                                           "paired t-test", f"{similarity['pValue']:.3f}",
+                                           f"{similarity['pHolm']:.3f}", "no"]
 
     assert "no significant difference" in chrome.find_element(By.ID, "verdict").text.lower()
     provenance = chrome.find_element(By.ID, "provenance").text
@@ -217,7 +192,16 @@ def test_load_results_names_missing_fields(tmp_path):
     results = make_sample_results()
     del results["significance"], results["training"]
     (tmp_path / "results.json").write_text(json.dumps(results), encoding="utf-8")
-    with pytest.raises(ResultsError, match="lacks the field\\(s\\) significance, training"):
+    with pytest.raises(ResultsError, match="field significance: is required but missing") as raised:
+        load_results(tmp_path)
+    assert raised.value.field == "significance"
+
+
+def test_load_results_names_the_field_that_breaks_the_schema(tmp_path):
+    results = make_sample_results()
+    results["significance"]["pass@1"]["pHolm"] = 1.5
+    (tmp_path / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    with pytest.raises(ResultsError, match="field significance/pass@1/pHolm: 1.5 is greater than the maximum of 1"):
         load_results(tmp_path)
 
 
@@ -232,6 +216,8 @@ def test_load_results_rejects_a_metric_without_a_value(tmp_path):
 def test_sample_results_load_and_nothing_is_significant(sample_results_dir):
     results = load_results(sample_results_dir)
     assert not any(s["significant"] for s in results["significance"].values())
+    assert verdict(results) == results["verdict"]  # the run's own sentence
+    del results["verdict"]
     assert verdict(results) == (
         "There is no significant difference between the experiment and control arms on any metric "
         "on 8 test problems."
@@ -240,13 +226,12 @@ def test_sample_results_load_and_nothing_is_significant(sample_results_dir):
 
 def test_verdict_names_significantly_better_and_worse_metrics():
     results = make_sample_results()
-    results["significance"]["pass@1"].update(significant=True, mcnemar={"b": 0, "c": 14, "pValue": 0.0001})
+    del results["verdict"]  # a results.json without the run's own sentence: the dashboard writes one
+    results["significance"]["pass@1"].update(significant=True, pValue=0.00005, pHolm=0.0002)
     results["experiment"]["exact_match"] = 0.0
     results["control"]["exact_match"] = 0.5
     results["improvement"]["exact_match"] = {"absolute": -0.5, "relative": -1.0}
-    results["significance"]["exact_match"].update(
-        significant=True, mcnemar={"b": 9, "c": 1, "pValue": 0.0215}
-    )
+    results["significance"]["exact_match"].update(significant=True, pValue=0.0107, pHolm=0.0215)
     assert verdict(results) == (
         "The experiment arm is significantly better than control on pass@1 (p < 0.001) and "
         "significantly worse than control on exact_match (p = 0.021) on 8 test problems."

@@ -16,14 +16,15 @@ from test_dashboard import make_sample_results
 from dashboard.comparison import code_diff, metadata_hints, metadata_terms, outcomes
 from dashboard.compression import gzip_responses
 from dashboard.figures import bradley_terry_figure, loss_figure
-from dashboard.overview import columns, headline_rows, verdict
+from dashboard.overview import columns, headline_rows, headline_table, verdict
 from dashboard.static_chart import LEFT, RIGHT, WIDTH, figure_svg, nice_ticks, svg_data_uri
-from dashboard.table_export import latex_escape, metrics_csv, metrics_latex
+from services.evaluator.table_export import latex_escape, table_csv, table_latex
 from services.gateway.results_store import default_results_dir, disagrees
 
 
 def _with_new_keys() -> dict:
     results = make_sample_results()
+    del results["verdict"]  # an older results.json: the Overview writes the verdict itself
     results["significance"]["pass@1"].update(primaryTest="McNemar exact", pValue=0.0004, pHolm=0.0016,
                                              bootstrap={"low": 0.02, "high": 0.31}, significant=True)
     results["placebo"] = {m: 0.1 for m in results["metrics"]}
@@ -45,10 +46,10 @@ def test_overview_rows_show_interval_holm_p_and_placebo_when_present():
 
 def test_csv_round_trips_and_latex_is_escaped():
     results = _with_new_keys()
-    parsed = list(csv.reader(io.StringIO(metrics_csv(results))))
+    parsed = list(csv.reader(io.StringIO(table_csv(headline_table(results)))))
     assert parsed[0][:4] == ["Metric", "Control", "Placebo", "Experiment"]
     assert parsed[1][:4] == ["pass@1", "0.125", "0.100", "0.250"] and len(parsed) == 5
-    latex = metrics_latex(results)
+    latex = table_latex(headline_table(results))
     assert r"exact\_match" in latex and r"\textless{} 0.001" in latex and latex.count(r" \\") == 5
     assert latex_escape("a_b & 50% $x$") == r"a\_b \& 50\% \$x\$"
 

@@ -11,7 +11,8 @@ import pytest
 from services.cli import main
 from services.common.config import load_config
 from services.common.errors import InputError
-from services.evaluator.report import comparison_csv, comparison_latex, results_schema, validate_results
+from services.evaluator.report import comparison_csv, comparison_latex
+from services.evaluator.results_schema import results_schema, validate_results
 from services.pipeline.run import compare_arms, score_completions
 from services.pipeline.steps import LocalSteps
 from services.stats.multiple import holm_adjusted
@@ -86,5 +87,5 @@ def test_a_run_results_json_matches_the_schema_and_reports(smoke_run, tmp_path):
     with pytest.raises(InputError, match="significance/pass@1/pValue"):
         validate_results(broken)
     del broken["verdict"]
-    with pytest.raises(InputError, match="'verdict' is a required property"):
+    with pytest.raises(InputError, match="field verdict: is required but missing"):
         validate_results(broken)
