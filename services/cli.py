@@ -301,7 +301,12 @@ def cmd_reference(args) -> int:
 def cmd_sandbox_check(args) -> int:
     from services.evaluator.humaneval_samples import DEFAULT_LIMITS, check_samples
     from services.sandbox.execute import Limits
+    from services.sandbox.isolation import check_isolation
 
+    # A sandbox that cannot isolate raises SandboxUnavailable here (exit 2 with its one-line reason).
+    facts = check_isolation()
+    print(f"sandbox isolated: {facts['interfaces']} network, {facts['processes']} processes visible, "
+          f"capabilities {facts['capabilities']}, {'an id per program' if facts['privileged'] else 'one id'}")
     samples = Path(args.samples)
     out = Path(args.out) if args.out else samples.with_name(samples.name + "_results.jsonl")
     limits = Limits(cpu_seconds=args.cpu_seconds, wall_seconds=args.wall_seconds or DEFAULT_LIMITS.wall_seconds,

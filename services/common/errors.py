@@ -44,3 +44,17 @@ class SettingError(CommentslabError):
         self.setting = setting
         self.reason = reason
 
+
+class SandboxUnavailable(CommentslabError):
+    """The sandbox cannot run programs in isolation here; the message names the setting to change.
+
+    Never a program's outcome: a batch that meets it stops, so no score is computed without isolation.
+    """
+
+
+class ControlsFailed(CommentslabError):
+    """The evaluation's controls failed: a reference solution did not pass or an empty body did not fail."""
+
+    def __init__(self, reason: str, report: dict):
+        super().__init__(reason)
+        self.report = report

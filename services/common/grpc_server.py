@@ -109,8 +109,13 @@ def start_server(
     port: int = 0,
     metrics_port: int | None = None,
     workers: int = 8,
+    health_owner: Callable[[health.HealthServicer], None] | None = None,
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """Start a gRPC server with `register` applied, health SERVING; returns (server, bound port, health)."""
+    """Start a gRPC server with `register` applied, health SERVING; returns (server, bound port, health).
+
+    A service that must check itself before it takes work passes `health_owner`: it is handed the health
+    servicer once the server runs and sets the status itself (NOT_SERVING with its reason until it may).
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name),
         interceptors=[MetricsInterceptor(name)],
@@ -134,13 +139,20 @@ def start_server(
             start_http_server(metrics_port, addr=host)
         except OSError as exc:
             raise PortInUseError(host, metrics_port, f"{name} metrics") from exc
+    if health_owner is not None:
+        for service in ("", f"commentslab.v1.{name}"):
+            health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     server.start()
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    health_servicer.set(f"commentslab.v1.{name}", health_pb2.HealthCheckResponse.SERVING)
+    if health_owner is None:
+        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        health_servicer.set(f"commentslab.v1.{name}", health_pb2.HealthCheckResponse.SERVING)
+    else:
+        health_owner(health_servicer)
     return server, bound, health_servicer
 
 
-def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[str] | None = None) -> int:
+def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[str] | None = None,
+               health_owner: Callable[[health.HealthServicer], None] | None = None) -> int:
     """Entry point of `python -m services.<name>`: serve until SIGINT/SIGTERM, then drain and stop."""
     parser = argparse.ArgumentParser(prog=f"{name} server", description=f"{name} gRPC server")
     parser.add_argument("--host", default="127.0.0.1")
@@ -149,7 +161,8 @@ def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[st
     args = parser.parse_args(argv)
     log = setup_logging(f"services.{name.lower()}")
     try:
-        server, port, health_servicer = start_server(name, register, args.host, args.port, args.metrics_port)
+        server, port, health_servicer = start_server(name, register, args.host, args.port, args.metrics_port,
+                                                     health_owner=health_owner)
     except CommentslabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -130,9 +130,12 @@ class LocalSteps:
         return out
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
-        """Each program's {"status", "attempts", "timedOutAttempts"}, in order."""
+        """Each program's {"status", "attempts", "timedOutAttempts"}, in order; SandboxUnavailable if not isolated."""
         from services.sandbox.execute import Limits, run_many
+        from services.sandbox.isolation import check_isolation
 
+        # Here as in the service: no program is scored by a sandbox that has not shown it isolates.
+        check_isolation()
         limits = Limits(cfg.evaluate.cpu_seconds, cfg.evaluate.wall_seconds, cfg.evaluate.memory_mb)
         return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts}
                 for r in run_many(programs, limits=limits, progress=True, timeout_retries=cfg.evaluate.timeout_retries)]
@@ -246,22 +249,24 @@ class GrpcSteps:
         return out
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
-        stub = self._stub("sandbox", sandbox_pb2_grpc.SandboxStub)
+        """Each program's {"status", "attempts", "timedOutAttempts"}, in order; a lost server is resumed.
+
+        Raises SandboxUnavailable when the service cannot isolate programs.
+        """
+        from services.sandbox.client import run_batch
+
+        self._stub("sandbox", sandbox_pb2_grpc.SandboxStub)  # a clear error when no address was given
         limits = sandbox_pb2.Limits(cpu_seconds=cfg.evaluate.cpu_seconds, wall_seconds=cfg.evaluate.wall_seconds,
                                     memory_mb=cfg.evaluate.memory_mb)
-        request = sandbox_pb2.ExecuteBatchRequest(
-            programs=[sandbox_pb2.ExecuteRequest(program=p, language="python", limits=limits) for p in programs],
-            timeout_retries=cfg.evaluate.timeout_retries,
-        )
-        statuses: list[dict] = [{}] * len(programs)
-        try:
-            for item in tqdm(stub.ExecuteBatch(request, timeout=DEADLINES["execute"]), total=len(programs),
-                             desc="sandbox", unit="program"):
-                statuses[item.index] = {"status": item.result.status, "attempts": item.result.attempts,
-                                        "timedOutAttempts": item.result.timed_out_attempts}
-        except grpc.RpcError as exc:
-            raise describe_rpc_error("sandbox", exc) from exc
-        return statuses
+        with tqdm(total=len(programs), desc="sandbox", unit="program") as bar:
+            run = run_batch(self._channels["sandbox"], self.addresses["sandbox"], programs, limits,
+                            timeout_retries=cfg.evaluate.timeout_retries, deadline_seconds=DEADLINES["execute"],
+                            on_result=lambda index, result: bar.update())
+        if run.interruptions:
+            bar.write(f"sandbox: resumed after {run.interruptions} lost server(s); "
+                      f"{run.sent - len(programs)} program(s) re-sent")
+        return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts}
+                for r in run.results]
 
     def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
                 alpha: float = 0.05) -> dict:

@@ -1,8 +1,9 @@
-"""`python -m services.sandbox --port N`: the Sandbox gRPC server."""
+"""`python -m services.sandbox --port N`: the Sandbox gRPC server, serving once its isolation check passes."""
 
 import sys
 
 from services.common.grpc_server import serve_main
-from services.sandbox.server import register
+from services.sandbox.server import SandboxServicer
 
-sys.exit(serve_main("Sandbox", register))
+servicer = SandboxServicer()
+sys.exit(serve_main("Sandbox", servicer.register, health_owner=servicer.own_health))

@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from services.common.errors import SandboxUnavailable
 from services.sandbox import runner
 
 RUNNER_SCRIPT = Path(__file__).with_name("runner.py")
@@ -32,8 +33,11 @@ TMP_DISK_BYTES = 16 * 1024 * 1024
 _RUNNER_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 
 
-class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot make namespaces here; the message says what to do."""
+# Programs get uids from this range when the whole uid space is mapped (a machine, a pod without a user
+# namespace): no user on the machine has them.
+_HOST_UID_RANGE = (1_000_000, 2_000_000_000)
+# The share of a user-namespaced pod's mapping kept for the service itself (root, the image's users).
+_RESERVED_LOW_IDS = 20_000
 
 
 def bwrap_path() -> str:
@@ -50,6 +54,39 @@ def bwrap_path() -> str:
 def privileged() -> bool:
     """Whether programs can be given uids of their own (the caller is root)."""
     return os.geteuid() == 0
+
+
+def _mapped_range(map_file: str) -> tuple[int, int]:
+    """The largest contiguous id range this process may switch to, from /proc/self/{uid,gid}_map."""
+    try:
+        with open(map_file, encoding="ascii") as handle:
+            ranges = [tuple(int(x) for x in line.split()) for line in handle if line.strip()]
+    except OSError:
+        return _HOST_UID_RANGE
+    inside, _, count = max(ranges, key=lambda r: r[2])
+    return inside, inside + count
+
+
+@functools.cache
+def program_id_range() -> tuple[int, int]:
+    """[low, high) of the uids (and gids) programs run under, one per program.
+
+    On a machine, or a pod sharing the host's users, the whole space is mapped and programs take ids no
+    account uses. In a user-namespaced pod (`hostUsers: false`) only 65,536 ids exist; an id outside
+    them cannot be switched to, so programs take the upper part of that mapping.
+    """
+    uid_low, uid_high = _mapped_range("/proc/self/uid_map")
+    gid_low, gid_high = _mapped_range("/proc/self/gid_map")
+    low, high = max(uid_low, gid_low), min(uid_high, gid_high)
+    if low <= _HOST_UID_RANGE[0] and high >= _HOST_UID_RANGE[1]:
+        return _HOST_UID_RANGE
+    low = max(low, low + _RESERVED_LOW_IDS if high - low > 2 * _RESERVED_LOW_IDS else (low + high) // 2)
+    if high - low < 64:
+        raise SandboxUnavailable(
+            f"only ids {low}..{high} are mapped into this container; programs need ids of their own: run the "
+            "sandbox pod with hostUsers: false (65,536 ids) or without a user namespace"
+        )
+    return low, high
 
 
 def reuses_runners() -> bool:

@@ -16,6 +16,11 @@ time (RLIMIT_CPU); the wall clock is a looser backstop for programs that sleep o
 that timed out is run once more before the timeout stands (`timeout_retries`); the results count
 such re-runs so their rate can be reported (`timeout_report`).
 
+A program's outcome and the sandbox's failure are never confused: STATUSES are what programs did
+("error" when a program could not be started as asked, e.g. an unsupported language). A sandbox that
+cannot start, a runner that faults, or a missing interpreter raises SandboxUnavailable with one line
+naming the setting to change, so a batch stops rather than scoring programs it never ran.
+
 Limitation: the sentinel is in the program's file and memory, so code written on purpose to forge
 a pass (reading its own file, walking its frames) can. The isolation stops it from doing harm; the
 sentinel stops accidents and naive cheating.
@@ -40,6 +45,7 @@ from dataclasses import dataclass, fields
 
 from tqdm import tqdm
 
+from services.common.errors import SandboxUnavailable
 from services.sandbox import bubblewrap, runner
 
 STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "error")
@@ -58,8 +64,19 @@ _OUT_OF_MEMORY_MARKERS = (
     "Cannot allocate memory",
     "std::bad_alloc",
 )
-# Programs get uids from this range, one per run: no user on the machine has them.
-_UID_RANGE = (1_000_000, 2_000_000_000)
+# The last line of what a sandbox that failed to start printed -> the setting that causes it. Matched in order.
+_FAILURE_HINTS = (
+    ("pivot_root", "the container's seccomp profile refuses pivot_root (RuntimeDefault does): give the sandbox "
+                   "container the chart's Localhost profile, sandbox.seccompProfile"),
+    ("new namespace", "the container may not create namespaces: the sandbox pod needs CAP_SYS_ADMIN in a user "
+                      "namespace (the chart's sandbox.hostUsers: false and sandbox.securityContext)"),
+    ("RTM_NEWADDR", "bubblewrap cannot bring up loopback in the programs' network namespace: add capability "
+                    "NET_ADMIN (namespaced by hostUsers: false)"),
+    ("mount proc", "the container's /proc is masked: set procMount: Unmasked (allowed with hostUsers: false)"),
+    ("temporary directory", "/tmp is not writable by the service: mount a writable emptyDir at /tmp"),
+    ("Operation not permitted", "the container's capabilities or seccomp profile refuse what bubblewrap needs: use "
+                                "the chart's sandbox securityContext"),
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,37 @@ class _RunnerDied(Exception):
     """The runner did not answer in time or its pipe broke; the message holds what it printed."""
 
 
+def unavailable(detail: str) -> SandboxUnavailable:
+    """A SandboxUnavailable whose one line holds what failed and the setting that fixes it."""
+    lines = [line.strip() for line in detail.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "no output"
+    hint = next((fix for marker, fix in _FAILURE_HINTS if marker in detail), "see helm/README.md, Sandbox")
+    return SandboxUnavailable(f"the sandbox cannot isolate programs here ({last}); {hint}")
+
+
+class _IdAllocator:
+    """Hands each running program an id no other running program holds (its uid and gid)."""
+
+    def __init__(self) -> None:
+        self._taken: set[int] = set()
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        low, high = bubblewrap.program_id_range()
+        with self._lock:
+            while (candidate := low + secrets.randbelow(high - low)) in self._taken:
+                pass
+            self._taken.add(candidate)
+        return candidate
+
+    def give_back(self, value: int) -> None:
+        with self._lock:
+            self._taken.discard(value)
+
+
+_IDS = _IdAllocator()
+
+
 class _Runner:
     """One sandbox with a runner in it, serving one request at a time."""
 
@@ -234,10 +282,17 @@ class _RunnerPool:
         self._lock = threading.Lock()
 
     def call(self, request: dict, timeout: float) -> dict:
-        """Answer one request on an idle runner (a new one when none is idle)."""
+        """Answer one request on an idle runner (a new one when none is idle).
+
+        Raises SandboxUnavailable when no runner can be started; _RunnerDied when one died serving it.
+        """
         with self._lock:
             worker = self._idle.pop() if self._idle else None
-        worker = worker or _SPAWNER.submit(_Runner).result()
+        if worker is None:
+            try:
+                worker = _SPAWNER.submit(_Runner).result()
+            except OSError as error:
+                raise unavailable(f"{type(error).__name__}: {error}") from error
         try:
             answer = worker.call(request, timeout)
         except BaseException:
@@ -296,7 +351,8 @@ def _attempt(program: str, language: str, limits: Limits) -> ExecutionResult:
         return ExecutionResult("error", None, "", f"unsupported language {language!r} (supported: {supported})", 0.0)
     interpreter = _interpreter(language)
     if interpreter is None:
-        return ExecutionResult("error", None, "", f"no interpreter for {language} under /usr on this machine", 0.0)
+        raise SandboxUnavailable(f"no {language} interpreter under /usr in this container; install it in the "
+                                 "sandbox image (docker/Dockerfile)")
     sentinel = f"__COMMENTSLAB_PASS_{secrets.token_hex(16)}__"
     request = {
         "program": program + spec.pass_statement.format(sentinel=sentinel),
@@ -304,16 +360,23 @@ def _attempt(program: str, language: str, limits: Limits) -> ExecutionResult:
         "language": language,
         "interpreter": interpreter,
         "rlimits": _rlimits(limits, spec.memory_rlimit),
-        "uid": _UID_RANGE[0] + secrets.randbelow(_UID_RANGE[1] - _UID_RANGE[0]) if bubblewrap.privileged() else None,
+        "uid": _IDS.take() if bubblewrap.privileged() else None,
         "wall_seconds": limits.wall_seconds,
         "max_output_bytes": limits.max_output_bytes,
     }
     try:
         answer = _POOL.call(request, limits.wall_seconds + _RUNNER_GRACE_SECONDS)
-    except (_RunnerDied, bubblewrap.SandboxUnavailable, OSError) as error:
-        return ExecutionResult("error", None, "", f"sandbox failure: {error}", 0.0)
+    except _RunnerDied as error:
+        # A sandbox that serves a trivial program took this one down: the program's doing, not the sandbox's.
+        failure = probe_failure()
+        if failure is not None:
+            raise unavailable(failure) from error
+        return ExecutionResult("crashed", None, "", f"the program ended its own sandbox: {error}", 0.0)
+    finally:
+        if request["uid"] is not None:
+            _IDS.give_back(request["uid"])
     if "runner_error" in answer:
-        return ExecutionResult("error", None, "", f"sandbox runner failure: {answer['runner_error']}", 0.0)
+        raise unavailable(answer["runner_error"])
     stdout = base64.b64decode(answer["stdout"]).decode("utf-8", errors="replace")
     stderr = base64.b64decode(answer["stderr"]).decode("utf-8", errors="replace")
     pass_bytes = base64.b64decode(answer["pass"])
@@ -333,6 +396,33 @@ def _attempt(program: str, language: str, limits: Limits) -> ExecutionResult:
         status, answer["exit_code"], stdout, stderr, answer["wall_seconds"], answer["cpu_seconds"],
         timed_out_attempts=int(status == "timeout"),
     )
+
+
+def probe_failure() -> str | None:
+    """What stops a fresh sandbox from running a trivial program, or None when it runs one."""
+    request = {
+        "program": "", "filename": "probe.py", "language": "python", "interpreter": _interpreter("python"),
+        "rlimits": {}, "uid": _IDS.take() if bubblewrap.privileged() else None, "wall_seconds": 10.0,
+        "max_output_bytes": 4096,
+    }
+    try:
+        worker = _SPAWNER.submit(_Runner).result()
+    except (OSError, SandboxUnavailable) as error:
+        return f"{type(error).__name__}: {error}"
+    try:
+        answer = worker.call(request, 20.0)
+    except _RunnerDied as error:
+        return str(error)
+    finally:
+        worker.close()
+        if request["uid"] is not None:
+            _IDS.give_back(request["uid"])
+    if "runner_error" in answer:
+        return answer["runner_error"]
+    if answer["exit_code"] != 0:
+        return "a trivial program exited " + str(answer["exit_code"]) + ": " + base64.b64decode(answer["stderr"]).decode(
+            "utf-8", "replace")
+    return None
 
 
 def run_program(

@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sandbox_attacks import ATTACKS
 
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
-from services.common.grpc_client import open_channel
+from services.common.grpc_client import open_channel, wait_healthy
 from services.pipeline.launcher import free_port, stop_processes
 
 pytestmark = pytest.mark.integration
@@ -34,6 +34,8 @@ def sandbox_server():
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout.readline().startswith("READY Sandbox")
     channel = open_channel(f"127.0.0.1:{port}")
+    # It serves once its isolation check has passed.
+    wait_healthy(channel, "sandbox", f"127.0.0.1:{port}", timeout=60)
     yield process, channel
     channel.close()
     stop_processes([process], grace=30)
