@@ -22,10 +22,14 @@ def _check_port(host: str, port: int) -> None:
             raise PortInUseError(host, port, "gateway") from exc
 
 
+# uvicorn's own proxy_headers would replace the peer with X-Forwarded-For's first address whenever the peer
+# is loopback, before the app's trusted-proxy rule sees it: the app alone decides whom the header names.
+
+
 def serve(results_dir: Path, host: str = "127.0.0.1", port: int = 8060, **options) -> None:
     """Serve the gateway for ``results_dir`` on ``host:port`` until interrupted; options go to create_app."""
     _check_port(host, port)
-    uvicorn.run(create_app(results_dir, **options), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(results_dir, **options), host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @dataclass
@@ -58,7 +62,8 @@ def start_in_thread(results_dir: Path, host: str = "127.0.0.1", port: int = 0, *
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(results_dir, **options), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(create_app(results_dir, **options), host=host, port=port, log_level="warning",
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="gateway", daemon=True)
     thread.start()

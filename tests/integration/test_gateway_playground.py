@@ -196,3 +196,29 @@ def test_training_curves_come_live_from_mlflow_before_results_exist(smoke_run, t
         assert [p["loss"] for p in live[arm]] == pytest.approx([h["loss"] for h in finished[arm]["history"]])
     assert broken.status_code == 503 and "mlflow.db" in broken.json()["detail"]
 
+
+
+def test_a_generation_is_spent_only_when_one_is_delivered(tmp_path):
+    """A model server with no arm loaded fails every request: none of them spends the visitor's one generation,
+    nor does a request refused as malformed."""
+    server, port, _ = start_server("ModelServer", lambda s: model_server_pb2_grpc.add_ModelServerServicer_to_server(
+        ModelServerServicer(), s))
+    address = f"127.0.0.1:{port}"
+    try:
+        with open_channel(address) as channel:
+            wait_healthy(channel, "model-server", address)
+        gateway = start_in_thread(tmp_path, model_server=address, daily_limit=1)
+        try:
+            failed = [[json.loads(x) for x in requests.post(f"{gateway.url}/api/generate", json={"prompt": PROMPT},
+                                                            timeout=120).text.splitlines()] for _ in range(3)]
+            malformed = requests.post(f"{gateway.url}/api/generate", data=b'{"prompt": "\\ud800"}',
+                                      headers={"Content-Type": "application/json"}, timeout=30)
+            still = requests.post(f"{gateway.url}/api/generate", json={"prompt": PROMPT}, timeout=120)
+        finally:
+            gateway.stop()
+    finally:
+        server.stop(0)
+    for events in failed:
+        assert sorted(e["arm"] for e in events if e["event"] == "error") == ["control", "experiment"]
+    assert malformed.status_code == 422
+    assert still.status_code == 200  # the one generation of the day is still there
