@@ -107,6 +107,11 @@ def main() -> int:
                 report["refusal"] = "answered"
             except Exception as exc:  # noqa: BLE001
                 report["refusal"] = f"{exc.code().name}: {exc.details()}"
+            try:  # what GrpcSteps.run_programs, and so the evaluation step, meets
+                run_batch(channel, f"127.0.0.1:{PORT}", ["print(1)\n"], CONTROL_LIMITS)
+                report["batchError"] = "none"
+            except Exception as exc:  # noqa: BLE001
+                report["batchError"] = type(exc).__name__
         report["sandboxCheck"] = _sandbox_check(problems=20)
         report["serverAlive"] = server.poll() is None
     finally:

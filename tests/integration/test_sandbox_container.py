@@ -73,6 +73,7 @@ def test_a_pod_that_cannot_isolate_is_not_serving_refuses_work_and_fails_the_che
     assert cause in report["reason"]
     assert report["refusal"].startswith("FAILED_PRECONDITION: sandbox unavailable: ")
     assert cause in report["refusal"] and "\n" not in report["refusal"]
+    assert report["batchError"] == "SandboxUnavailable"
     check = report["sandboxCheck"]
     assert check["returncode"] != 0
     assert check["stderr"].strip().splitlines()[-1].startswith("error: ")
