@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from services.common.errors import InputError
 from services.exporter.anchors import SourceLines, resolve_anchor
 from services.exporter.extract import LineText, code_unit, fill_placeholders, source_context
 from services.exporter.licence import DEFAULT_ALLOWED, LicenceVerdict, licence_gate
+from services.exporter.pseudonym_key import pseudonym_key
 from services.exporter.quality import lint_sources, messages_in, metadata_completeness
 from services.exporter.scrub import Scrubber, author_id, load_detectors
 from services.exporter.sidecar import Comment, Sidecar, SidecarError, parse_sidecar
@@ -33,7 +34,6 @@ SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "ven
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
 PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
 PARALLEL_CHUNK = 100  # sidecars per task
-DEFAULT_SALT = "commentslab-v1"
 SCENARIO = "function_completion"
 
 ProgressFn = Callable[[int, int], None]
@@ -46,7 +46,9 @@ class ExportOptions:
     context_lines: int = 5
     allowed_licences: tuple[str, ...] = DEFAULT_ALLOWED
     licence_gate: bool = True
-    salt: str = os.environ.get("COMMENTSLAB_AUTHOR_SALT", DEFAULT_SALT)
+    # The key of authors' pseudonyms; None: the deployment's (services/exporter/pseudonym_key.py), read when the
+    # export starts. Kept out of repr so no log or report that prints the options can show it.
+    pseudonym_key: str | None = field(default=None, repr=False)
     lint: bool = False  # Pylint / ESLint syntax checks (seconds per hundred files, so opt-in)
     lint_batch: int = 256  # files per linter run
     min_completeness: float = 0.0  # flag records whose metadata completeness is below this
@@ -259,7 +261,7 @@ def _comment_texts(comment: Comment, text: str) -> str:
     return " ".join(parts).replace("\n", " ")
 
 
-def _comment_metadata(comment: Comment, text: str, scrubber: Scrubber, salt: str, dirty: bool) -> tuple[dict, bool]:
+def _comment_metadata(comment: Comment, text: str, scrubber: Scrubber, key: str, dirty: bool) -> tuple[dict, bool]:
     """(metadata, whether anything was scrubbed): `text` (placeholders filled), params, AI metadata, replies."""
     before = sum(scrubber.removals.values())
     metadata = {
@@ -268,7 +270,7 @@ def _comment_metadata(comment: Comment, text: str, scrubber: Scrubber, salt: str
         "params": scrubber.scrub_value(comment.params) if dirty else comment.params,
         "aiMetadata": scrubber.scrub_value(comment.ai_metadata) if dirty else comment.ai_metadata,
         "status": comment.status,
-        "replies": [{"text": scrubber.scrub_text(r.text) if dirty else r.text, "authorId": author_id(r.author, salt),
+        "replies": [{"text": scrubber.scrub_text(r.text) if dirty else r.text, "authorId": author_id(r.author, key),
                      "created": r.created} for r in comment.replies],
     }
     return metadata, sum(scrubber.removals.values()) > before
@@ -331,8 +333,9 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
             tests = scrubber.scrub_source(found_tests, f"test_{source_path.name}", entropy=False)[0] \
                 if found_tests else ""
             tests_scrubbed = bool(found_tests) and tests != found_tests
-        metadata, meta_scrubbed = _comment_metadata(comment, filled[index], scrubber, options.salt, index in dirty)
-        author = author_id(comment.author, options.salt)
+        metadata, meta_scrubbed = _comment_metadata(comment, filled[index], scrubber, options.pseudonym_key,
+                                                    index in dirty)
+        author = author_id(comment.author, options.pseudonym_key)
         marker = comment.marker
         completeness, missing = metadata_completeness(metadata, author is not None,
                                                       bool(marker and marker.line_hash))
@@ -527,6 +530,8 @@ def export_repository(
     options = options or ExportOptions(context_lines=context_lines)
     if context_lines != 5 and options.context_lines == 5:
         options = ExportOptions(**{**options.__dict__, "context_lines": context_lines})
+    if options.pseudonym_key is None:
+        options = replace(options, pseudonym_key=pseudonym_key())
     if not repo.exists():
         raise InputError(str(repo), "repository does not exist")
     if not repo.is_dir():

@@ -14,6 +14,7 @@ cannot yield a secret, so the result is the same as scanning every line.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
 from collections import Counter
@@ -81,11 +82,12 @@ def _unquoted_credentials(text: str) -> tuple[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)  # a repository's authors repeat: hash each once
-def author_id(author: str | None, salt: str) -> str | None:
-    """A stable pseudonym: first 16 hex of sha256(salt + author); None when there is no author."""
+def author_id(author: str | None, key: str) -> str | None:
+    """A stable pseudonym: the first 16 hex of HMAC-SHA256(key, author trimmed and lower-cased); None when
+    there is no author. Without ``key`` (services/exporter/pseudonym_key.py) no name can be matched to it."""
     if not author:
         return None
-    return hashlib.sha256(f"{salt}\0{author.strip().lower()}".encode()).hexdigest()[:16]
+    return hmac.new(key.encode(), author.strip().lower().encode(), hashlib.sha256).hexdigest()[:16]
 
 
 class _Planned(NamedTuple):

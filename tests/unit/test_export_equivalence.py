@@ -29,8 +29,10 @@ from export_benchmark import generate  # noqa: E402
 # sha256 of the canonical JSON of (records, report) below, from the exporter before the speed work, then
 # changed once on purpose: unquoted credentials (scrub.UNQUOTED_CREDENTIAL) are removed from comments and
 # config files, which took two values this corpus had leaked (`password=<base64>` in an aiMetadata note,
-# `API_KEY=<hex>` in a .env-style context) and nothing else.
-BASELINE_DIGEST = "4e8aa03a24759b7e61bc6f29d7d86cb5a63617f386115e9cf40d8a20568dff88"
+# `API_KEY=<hex>` in a .env-style context) and nothing else; and changed again on purpose: authorIds are
+# HMAC-SHA256 with the deployment's key (here "pinned") instead of sha256 of a salt and the name, so they
+# cannot be recomputed from a list of names. With the former author_id the records are the former digest's.
+BASELINE_DIGEST = "069d20fb70d7788b004cd5f38ddf465af01adc0cd1f7257a6ff05f03caa16c13"
 BASELINE_RECORDS = 256
 
 # Fake credentials in the shapes real ones have (none is live).
@@ -260,7 +262,8 @@ def _canonical(records: list[dict], report: ExportReport) -> str:
 def export_digest(repo: Path, workers: int = 1) -> tuple[str, list[dict]]:
     """(sha256 of the canonical output, the records) of one export of `repo`."""
     report = ExportReport("varied")
-    records = list(export_repository(repo, report=report, options=ExportOptions(workers=workers, salt="pinned")))
+    options = ExportOptions(workers=workers, pseudonym_key="pinned")
+    records = list(export_repository(repo, report=report, options=options))
     return hashlib.sha256(_canonical(records, report).encode()).hexdigest(), records
 
 
@@ -283,7 +286,7 @@ def test_parallel_workers_write_the_same_records_and_report_as_one_process(varie
 
 def test_the_varied_repository_covers_what_it_claims_to(varied):
     report = ExportReport("varied")
-    records = list(export_repository(varied, report=report, options=ExportOptions(workers=1, salt="pinned")))
+    records = list(export_repository(varied, report=report, options=ExportOptions(workers=1, pseudonym_key="pinned")))
     summary = report.to_dict()
     assert set(summary["resolutions"]) == {"stored_line", "line_hash", "ast_symbol", "nearest_hash", "fingerprint",
                                            "orphaned"}
@@ -307,7 +310,7 @@ def test_records_written_as_json_lines_are_the_same_records(varied, tmp_path):
     from services.exporter.server import run_export
 
     out = tmp_path / "records.jsonl"
-    report = run_export(varied, out, options=ExportOptions(workers=1, salt="pinned"))
+    report = run_export(varied, out, options=ExportOptions(workers=1, pseudonym_key="pinned"))
     written = list(read_jsonl(out))
     assert len(written) == report.records == BASELINE_RECORDS
     assert hashlib.sha256(_canonical(written, report).encode()).hexdigest() == BASELINE_DIGEST

@@ -1,5 +1,7 @@
 """PII and secrets: a planted-secrets corpus shows every planted item removed, counted by kind; authors hashed."""
 
+import hashlib
+import hmac
 import json
 import re
 
@@ -117,16 +119,17 @@ def test_every_planted_secret_and_email_is_removed_and_counted_by_kind(tmp_path)
     assert {f["recordId"] for f in report.flagged} == {r["id"] for r in records}
 
 
-def test_authors_are_a_stable_salted_hash():
-    assert author_id("Ana", "s1") == author_id(" ana ", "s1") != author_id("Ana", "s2")
-    assert author_id(None, "s1") is None and len(author_id("Ana", "s1")) == 16
+def test_authors_are_a_stable_keyed_hash():
+    assert author_id("Ana", "key-1") == author_id(" ana ", "key-1") != author_id("Ana", "key-2")
+    assert author_id(None, "key-1") is None and len(author_id("Ana", "key-1")) == 16
+    assert author_id("Ana", "key-1") == hmac.new(b"key-1", b"ana", hashlib.sha256).hexdigest()[:16]
 
 
-def test_author_ids_in_records_follow_the_salt(tmp_path):
+def test_author_ids_in_records_follow_the_key(tmp_path):
     repo = _planted_repo(tmp_path)
-    first = [r["provenance"]["authorId"] for r in export_repository(repo, options=ExportOptions(salt="a"))]
-    again = [r["provenance"]["authorId"] for r in export_repository(repo, options=ExportOptions(salt="a"))]
-    other = [r["provenance"]["authorId"] for r in export_repository(repo, options=ExportOptions(salt="b"))]
+    first = [r["provenance"]["authorId"] for r in export_repository(repo, options=ExportOptions(pseudonym_key="a"))]
+    again = [r["provenance"]["authorId"] for r in export_repository(repo, options=ExportOptions(pseudonym_key="a"))]
+    other = [r["provenance"]["authorId"] for r in export_repository(repo, options=ExportOptions(pseudonym_key="b"))]
     assert first == again and first != other and "Ana" not in json.dumps(first)
 
 
