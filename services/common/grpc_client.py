@@ -13,7 +13,6 @@ from tqdm import tqdm
 from services.common.errors import ServiceError
 from services.common.grpc_server import MAX_MESSAGE_BYTES
 
-
 # Services whose every call may be sent again without harm: running a program in a sandbox, a
 # statistical test, a health check. Not the trainer, exporter or splitter, whose calls write artifacts.
 IDEMPOTENT_SERVICES = ("commentslab.v1.Sandbox", "commentslab.v1.Stats", "grpc.health.v1.Health")

