@@ -137,8 +137,9 @@ def test_no_credential_is_rendered_from_values(rendered):
                     assert "value" not in env, (doc["metadata"]["name"], env)
                     assert env["valueFrom"]["secretKeyRef"]["name"] == "commentslab-storage"
     secrets = _by_kind(everything, "Secret")
-    # The only Secret the chart makes is PostgreSQL's, with a generated password.
-    assert list(secrets) == ["commentslab-postgresql"]
+    # The only Secrets the chart makes hold generated values: PostgreSQL's password, and the maintainer
+    # credential and pseudonym key (tests/deploy/test_chart_secrets.py).
+    assert sorted(secrets) == ["commentslab-postgresql", "commentslab-secrets"]
 
 
 def test_aks_values_put_the_model_server_and_trainer_on_the_gpu_pool(rendered):

@@ -199,3 +199,28 @@ checkov.io/skip2: CKV_K8S_43=Image referenced by its release tag; set a digest (
       - key: {{ include "commentslab.postgresSecretKey" . }}
         path: password
 {{- end -}}
+
+{{/* The Secret holding the maintainer credential and the pseudonym key (when not from Key Vault). */}}
+{{- define "commentslab.deploymentSecret" -}}
+{{- default (printf "%s-secrets" (include "commentslab.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* One consumer's deployment secret as the file /var/run/secrets/commentslab/<file>: from the Secret, or
+     from Key Vault through the consumer's SecretProviderClass. dict: root, consumer, key, file. */}}
+{{- define "commentslab.deploymentSecretVolume" -}}
+- name: deployment-secrets
+{{- if .root.Values.secrets.keyVault.enabled }}
+  csi:
+    driver: secrets-store.csi.k8s.io
+    readOnly: true
+    volumeAttributes:
+      secretProviderClass: {{ include "commentslab.fullname" .root }}-{{ .consumer }}-secrets
+{{- else }}
+  secret:
+    secretName: {{ include "commentslab.deploymentSecret" .root }}
+    defaultMode: 0440
+    items:
+      - key: {{ .key }}
+        path: {{ .file }}
+{{- end }}
+{{- end -}}
