@@ -64,7 +64,7 @@ _OUT_OF_MEMORY_MARKERS = (
     "Cannot allocate memory",
     "std::bad_alloc",
 )
-# The last line of what a sandbox that failed to start printed -> the setting that causes it. Matched in order.
+# A phrase of what a sandbox that failed to start printed -> the setting that causes it; the first match wins.
 _FAILURE_HINTS = (
     ("pivot_root", "the container's seccomp profile refuses pivot_root (RuntimeDefault does): give the sandbox "
                    "container the chart's Localhost profile, sandbox.seccompProfile"),
@@ -180,7 +180,7 @@ def unavailable(detail: str) -> SandboxUnavailable:
     """A SandboxUnavailable whose one line holds what failed and the setting that fixes it."""
     lines = [line.strip() for line in detail.strip().splitlines() if line.strip()]
     last = lines[-1] if lines else "no output"
-    hint = next((fix for marker, fix in _FAILURE_HINTS if marker in detail), "see helm/README.md, Sandbox")
+    hint = next((fix for marker, fix in _FAILURE_HINTS if marker in detail), "see helm/README.md, \"The sandbox's pod\"")
     return SandboxUnavailable(f"the sandbox cannot isolate programs here ({last}); {hint}")
 
 
@@ -400,15 +400,15 @@ def _attempt(program: str, language: str, limits: Limits) -> ExecutionResult:
 
 def probe_failure() -> str | None:
     """What stops a fresh sandbox from running a trivial program, or None when it runs one."""
+    try:
+        worker = _SPAWNER.submit(_Runner).result()
+    except (OSError, SandboxUnavailable) as error:
+        return f"{type(error).__name__}: {error}"
     request = {
         "program": "", "filename": "probe.py", "language": "python", "interpreter": _interpreter("python"),
         "rlimits": {}, "uid": _IDS.take() if bubblewrap.privileged() else None, "wall_seconds": 10.0,
         "max_output_bytes": 4096,
     }
-    try:
-        worker = _SPAWNER.submit(_Runner).result()
-    except (OSError, SandboxUnavailable) as error:
-        return f"{type(error).__name__}: {error}"
     try:
         answer = worker.call(request, 20.0)
     except _RunnerDied as error:
