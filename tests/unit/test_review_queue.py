@@ -11,8 +11,14 @@ from services.corpus.humaneval import LICENSE_TEXT
 from services.review.queue import ReviewQueue
 
 
-def test_decisions_survive_a_restart_and_a_re_flag_keeps_them(tmp_path):
-    path = tmp_path / "q.sqlite"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def queue_location(request, tmp_path):
+    """Where a queue lives: a SQLite file beside the records, or the gateway's PostgreSQL database (a URL)."""
+    return tmp_path / "q.sqlite" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
+def test_decisions_survive_a_restart_and_a_re_flag_keeps_them(queue_location):
+    path = queue_location
     queue = ReviewQueue(path)
     queue.flag([("r1", "a.py", ["lint error"]), ("r2", "b.py", ["secret removed"]), ("r3", "c.py", ["x"])])
     queue.accept("r1")
@@ -28,6 +34,19 @@ def test_decisions_survive_a_restart_and_a_re_flag_keeps_them(tmp_path):
         again.accept("nope")
     with pytest.raises(InputError, match="needs a reason"):
         again.reject("r3", "  ")
+
+
+def test_the_exports_queue_merges_into_the_gateways_database_without_undoing_a_decision(tmp_path, postgres_url):
+    export = ReviewQueue(tmp_path / "records.review.sqlite")
+    export.flag([("r1", "a.py", ["lint error"]), ("r2", "b.py", ["secret removed"])])
+    export.reject("r2", "decided on the command line")
+    shared = ReviewQueue(postgres_url)
+    assert shared.merge(export) == 2
+    shared.accept("r1")
+    export.flag([("r3", "c.py", ["low completeness"])])  # a later export
+    assert ReviewQueue(postgres_url).merge(export) == 1  # a second replica starting: only the new item
+    assert shared.decisions() == {"r1": "accepted", "r2": "rejected", "r3": "pending"}
+    assert shared.get("r2").decision == "decided on the command line"
 
 
 def _flagging_repo(tmp_path):
