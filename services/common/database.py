@@ -48,19 +48,24 @@ def open_database(url: str, setting: str = "--database-url") -> Engine:
             db.execute(text("SELECT 1"))
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
-        raise SettingError(setting, f"cannot connect to {shown} ({reason}); check the host, database, user "
-                                    "and password (PGPASSWORD)") from None
+        what = ("that its folder exists and is writable" if parsed.get_backend_name() == "sqlite"
+                else "the host, database, user and password (PGPASSWORD)")
+        raise SettingError(setting, f"cannot connect to {shown} ({reason}); check {what}") from None
     return engine
 
 
-def create_tables(engine: Engine, metadata: MetaData) -> None:
-    """Create ``metadata``'s tables that do not exist yet. Replicas starting together may race to create the
-    same table; the loser finds it made and goes on."""
+def create_tables(engine: Engine, metadata: MetaData, setting: str = "--database-url") -> None:
+    """Create ``metadata``'s tables that do not exist yet; a SettingError naming ``setting`` when the database
+    will not take them (read-only, no permission). Replicas starting together may race to create the same
+    table; the loser finds it made and goes on."""
     for attempt in range(3):
         try:
             metadata.create_all(engine)
             return
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             if attempt == 2:
-                raise
+                reason = str(getattr(exc, "orig", None) or exc.__class__.__name__).strip().splitlines()[0]
+                shown = engine.url.render_as_string(hide_password=True)
+                raise SettingError(setting, f"cannot create tables in {shown} ({reason}); the database must be "
+                                            "writable by its user") from None
             time.sleep(0.2 * (attempt + 1))

@@ -35,6 +35,16 @@ def test_an_unreadable_or_short_maintainer_credential_refuses_to_start(tmp_path)
     assert "COMMENTSLAB_MAINTAINER_TOKEN" in line and "shorter than 16" in line
 
 
+def test_a_read_only_database_refuses_to_start(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "gateway.sqlite"
+    sqlite3.connect(path).close()
+    line = one_line(start(tmp_path, "--database-url", f"sqlite:///file:{path}?mode=ro&uri=true",
+                          COMMENTSLAB_MAINTAINER_TOKEN=MAINTAINER))
+    assert line.startswith("gateway: --database-url: cannot create tables") and "writable" in line
+
+
 @pytest.mark.parametrize("url,reason", [
     ("not a url", "is not a database URL"),
     ("mysql://u@h/db", "backend is not supported"),
