@@ -8,9 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.common.deployment_secrets import read_secret
-from services.common.errors import CommentslabError, SettingError
-from services.gateway.app import MAINTAINER_SECRET, openapi_text
+from services.common.errors import CommentslabError
+from services.gateway.app import openapi_text
 from services.gateway.rate_limit import DEFAULT_DAILY_LIMIT
 from services.gateway.results_store import default_results_dir
 from services.gateway.server import serve
@@ -49,15 +48,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.results is None:
         args.results = default_results_dir(Path.cwd())
     try:
-        maintainer = read_secret(MAINTAINER_SECRET)
-        if maintainer is None:
-            raise SettingError(f"{MAINTAINER_SECRET}_FILE", "not set; point it at a file holding the maintainer "
-                                                            "credential (a random string of 16+ characters; the chart "
-                                                            "mounts it from a Secret)")
         serve(args.results, host=args.host, port=args.port, model_server=args.model_server,
               database_url=args.database_url, review_queue=args.review_queue, daily_limit=args.daily_limit,
               daily_vote_cap=args.daily_vote_cap, trusted_proxies=tuple(args.trusted_proxy),
-              maintainer_token=maintainer, open_registration=not args.closed_registration)
+              open_registration=not args.closed_registration)
     except CommentslabError as exc:
         sys.exit(f"gateway: {exc}")
 

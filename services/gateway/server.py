@@ -10,8 +10,9 @@ from pathlib import Path
 
 import uvicorn
 
-from services.common.errors import PortInUseError, ServiceError
-from services.gateway.app import create_app
+from services.common.deployment_secrets import read_secret
+from services.common.errors import PortInUseError, ServiceError, SettingError
+from services.gateway.app import MAINTAINER_SECRET, create_app
 
 
 def _check_port(host: str, port: int) -> None:
@@ -27,7 +28,15 @@ def _check_port(host: str, port: int) -> None:
 
 
 def serve(results_dir: Path, host: str = "127.0.0.1", port: int = 8060, **options) -> None:
-    """Serve the gateway for ``results_dir`` on ``host:port`` until interrupted; options go to create_app."""
+    """Serve the gateway for ``results_dir`` on ``host:port`` until interrupted; options go to create_app.
+    A served gateway needs the maintainer credential (``maintainer_token``, else the deployment's secret):
+    a SettingError naming the setting without it."""
+    if options.get("maintainer_token") is None:
+        options["maintainer_token"] = read_secret(MAINTAINER_SECRET)
+        if options["maintainer_token"] is None:
+            raise SettingError(f"{MAINTAINER_SECRET}_FILE", "not set; point it at a file holding the maintainer "
+                                                            "credential (a random string of 16+ characters; the "
+                                                            "chart mounts it from a Secret)")
     _check_port(host, port)
     uvicorn.run(create_app(results_dir, **options), host=host, port=port, log_level="warning", proxy_headers=False)
 
