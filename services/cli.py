@@ -330,7 +330,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from dashboard.app import serve
+    from dashboard.server import serve
 
     print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     serve(Path(args.results), host=args.host, port=args.port, model_server=args.model_server)

@@ -1,9 +1,10 @@
 """Browser-test fixtures: a dashboard served in a subprocess and Debian's headless Chromium.
 
-``start_dashboard(results_dir, *extra_args, cwd=REPO_ROOT) -> base URL`` starts ``python -m dashboard`` on a
-free loopback port (extra arguments such as ``--model-server`` passed on; results_dir None: no ``--results``,
-the dashboard's default folder under ``cwd``) and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read
-with ``driver.get_log("browser")``.
+``start_dashboard(results_dir, *extra_args, cwd=REPO_ROOT) -> base URL`` starts ``python -m dashboard`` (under
+gunicorn, as in production: checked by the Server header) on a free loopback port (extra arguments such as
+``--model-server`` passed on; results_dir None: no ``--results``, the dashboard's default folder under ``cwd``)
+and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read with
+``driver.get_log("browser")``.
 """
 
 import contextlib
@@ -65,6 +66,7 @@ def running_dashboard(results_dir: Path | None, *extra_args: str, startup_timeou
                 try:
                     with urllib.request.urlopen(url, timeout=2) as response:
                         if response.status == 200:
+                            server = response.headers.get("Server", "")
                             break
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     pass
@@ -74,6 +76,9 @@ def running_dashboard(results_dir: Path | None, *extra_args: str, startup_timeou
                         f"dashboard did not answer at {url} in {startup_timeout}s:\n{log.read()}"
                     )
                 time.sleep(0.2)
+            # The browser tests run against the server a visitor reaches, never Flask's development server.
+            if not server.startswith("gunicorn"):
+                raise RuntimeError(f"the dashboard at {url} is served by {server!r}, not gunicorn")
             yield url
         finally:
             stop_processes([process])

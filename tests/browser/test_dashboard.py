@@ -58,8 +58,10 @@ def _loss_history(start: float, floor: float) -> list[dict]:
     ]
 
 
-def make_sample_results() -> dict:
-    """A results.json for a smoke run, complete by the schema, with statistics from services.stats."""
+def make_sample_results(samples: int = 1) -> dict:
+    """A results.json for a smoke run, complete by the schema, with statistics from services.stats.
+    ``samples`` completions per problem and arm, each scoring as the first: the gateway publishes the
+    first and draws blind pairs from the others, so human evaluation needs two."""
     arms = ("control", "experiment")
     problems = [
         {
@@ -69,7 +71,9 @@ def make_sample_results() -> dict:
             "prompt": f"def {entry_point}(*args):\n",
             "reference": f"    return {entry_point}()\n",
             **{
-                arm: scored([f"    return {entry_point}_{arm}()\n"], [bool(PER_PROBLEM[arm]["pass@1"][index])],
+                arm: scored([f"    return {entry_point}_{arm}({sample})\n" if sample else f"    return {entry_point}_{arm}()\n"
+                             for sample in range(samples)],
+                            [bool(PER_PROBLEM[arm]["pass@1"][index])] * samples,
                             exact_match=float(PER_PROBLEM[arm]["exactMatch"][index]),
                             ast_match=float(PER_PROBLEM[arm]["astMatch"][index]),
                             semanticSimilarity=PER_PROBLEM[arm]["semanticSimilarity"][index])
@@ -151,6 +155,9 @@ def test_headline_table_verdict_and_loss_curves_render(chrome, start_dashboard, 
         "id => document.querySelector('#' + id + ' .js-plotly-plot').data[0].y.length)"
     )
     assert points == [30, 30]
+    # The charts were drawn by plotly's basic partial bundle, not the full plotly.js.
+    traces = chrome.execute_script("return Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
+    assert traces == ["bar", "pie", "scatter"]
     assert _severe_console_entries(chrome) == []
 
 
@@ -159,8 +166,9 @@ def test_missing_results_folder_shows_how_to_produce_results(chrome, start_dashb
     missing = tmp_path / "never-ran"
     chrome.get(start_dashboard(missing))
     message = WebDriverWait(chrome, 30).until(EC.presence_of_element_located((By.ID, "results-error"))).text
-    assert f"The results folder {missing} does not exist" in message
-    assert f"commentslab run --profile smoke --out {missing}" in message
+    # Named, not located: a public page shows no absolute path of the server's.
+    assert "The results folder never-ran does not exist" in message and str(tmp_path) not in message
+    assert "commentslab run --profile smoke --out never-ran" in message
     assert chrome.find_elements(By.ID, "headline-table") == []
     assert _severe_console_entries(chrome) == []
 

@@ -1,5 +1,5 @@
 """The dashboard's plain modules (no browser): Overview rows with new and old result keys, CSV/LaTeX export,
-diff and metadata hints, the default results folder, the charts' static drawings and gzip."""
+diff and metadata hints, the default results folder, the charts' static drawings and compression."""
 
 import csv
 import gzip
@@ -9,12 +9,10 @@ import os
 import re
 from xml.etree import ElementTree
 
-import flask
 import pytest
 from test_dashboard import make_sample_results
 
 from dashboard.comparison import code_diff, metadata_hints, metadata_terms, outcomes
-from dashboard.compression import gzip_responses
 from dashboard.figures import bradley_terry_figure, loss_figure
 from dashboard.overview import columns, headline_rows, headline_table, verdict
 from dashboard.static_chart import LEFT, RIGHT, WIDTH, figure_svg, nice_ticks, svg_data_uri
@@ -109,27 +107,29 @@ def test_static_drawing_places_each_point_and_bar_where_plotly_would():
     assert svg_data_uri("<svg/>").startswith("data:image/svg+xml;base64,")
 
 
-def test_gzip_compresses_static_files_once_and_leaves_streams_alone():
-    server = flask.Flask(__name__)
-    gzip_responses(server)
-    reads = []
+def test_dash_compresses_with_static_bundles_kept_and_streams_untouched(tmp_path, monkeypatch):
+    import flask_compress.flask_compress as flask_compress
 
-    @server.route("/_dash-component-suites/big.js")
-    def big():
-        reads.append(1)
-        return flask.Response("var x = 1;\n" * 2000, mimetype="application/javascript", headers={"ETag": '"v1"'})
+    from dashboard.app import PLOTLY_BUNDLE, create_app
 
-    @server.route("/stream")
-    def stream():
-        return flask.Response((f"{i}\n" for i in range(3000)), mimetype="application/javascript")
+    compressions = []
+    compress = flask_compress._compress_data
+    monkeypatch.setattr(flask_compress, "_compress_data",
+                        lambda app, data, algorithm: compressions.append(len(data)) or compress(app, data, algorithm))
+    (tmp_path / "results.json").write_text(json.dumps(make_sample_results()), encoding="utf-8")
+    client = create_app(tmp_path).server.test_client()
+    plotly_url = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 
-    client = server.test_client()
-    first = client.get("/_dash-component-suites/big.js", headers={"Accept-Encoding": "gzip, br"})
-    again = client.get("/_dash-component-suites/big.js", headers={"Accept-Encoding": "gzip"})
-    plain = client.get("/_dash-component-suites/big.js")
-    streamed = client.get("/stream", headers={"Accept-Encoding": "gzip"})
+    first = client.get(plotly_url, headers={"Accept-Encoding": "gzip"})
+    again = client.get(plotly_url, headers={"Accept-Encoding": "gzip"})
     assert first.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in first.headers["Vary"]
-    assert gzip.decompress(first.data) == b"var x = 1;\n" * 2000 and len(first.data) < 1000
-    assert again.data == first.data
-    assert "Content-Encoding" not in plain.headers and len(plain.data) == 22000
-    assert "Content-Encoding" not in streamed.headers and streamed.data.startswith(b"0\n1\n")
+    assert gzip.decompress(first.data) == PLOTLY_BUNDLE.read_bytes() and again.data == first.data
+    assert compressions == [PLOTLY_BUNDLE.stat().st_size]  # compressed once, then served as kept
+    unchanged = client.get(plotly_url, headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304
+
+    layout = [client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"}) for _ in range(2)]
+    assert all(r.headers["Content-Encoding"] == "gzip" for r in layout) and len(compressions) == 3  # not kept
+    relayed = client.post("/api/generate", data=b'{"prompt": "def f():"}', headers={"Accept-Encoding": "gzip"})
+    assert relayed.mimetype == "application/x-ndjson" and "Content-Encoding" not in relayed.headers
+    assert json.loads(relayed.data.splitlines()[0])["event"] == "error"  # the playground is off: said, not gzipped

@@ -11,6 +11,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from test_dashboard import make_sample_results
 
+from services.gateway.app import default_database_url
 from services.gateway.preference import bradley_terry_intervals
 from services.gateway.results_store import problem_arms
 from services.gateway.votes import Pair, VoteStore, pair_id
@@ -23,11 +24,12 @@ WIN_RATE = {("experiment", "control"): 0.8, ("placebo", "control"): 0.6, ("exper
 
 def three_arm_results() -> dict:
     """The sample smoke run with a placebo arm: its scores, and its completion for every problem."""
-    results = make_sample_results()
+    results = make_sample_results(samples=2)
     results["arms"] = ARMS
     results["placebo"] = {metric: results["control"][metric] for metric in results["metrics"]}
     for problem in results["problems"]:
-        problem["placebo"] = {**problem["control"], "completions": [f"    return {problem['entryPoint']}_placebo()\n"]}
+        problem["placebo"] = {**problem["control"], "completions": [f"    return {problem['entryPoint']}_placebo({n})\n"
+                                                                    for n in range(2)]}
     return results
 
 
@@ -35,15 +37,15 @@ def cast_votes(run: Path, results: dict, reviewers: int = 4, seed: int = 7) -> l
     """Reviewers judge every pair through the gateway's vote store (the file the gateway reads), each vote
     drawn from WIN_RATE: the store serves the sides at random, as it does to the page."""
     rng = random.Random(seed)
-    store = VoteStore(f"sqlite:///{run / 'votes.sqlite'}", rng=random.Random(seed))
+    store = VoteStore(default_database_url(run, None), rng=random.Random(seed))
     arms = problem_arms(results)
     pairs = [Pair(pair_id(p["id"], a, b), p["id"], (a, b)) for p in results["problems"]
              for i, a in enumerate(arms) for b in arms[i + 1:]]
     cast = []
     for index in range(reviewers):
-        reviewer, _ = store.register(f"reviewer-{index}")
+        reviewer, _ = store.register(f"reviewer-{index}", invited=True)  # as the maintainer invites them
         while (served := store.next_pair(reviewer, pairs)) is not None:
-            pair, left, right = served
+            pair, left, right, _sample = served
             better, worse = next((a, b) for (a, b) in WIN_RATE if {a, b} == {left, right})
             roll = rng.random()
             winner = better if roll < WIN_RATE[better, worse] else worse
@@ -108,5 +110,7 @@ def test_bradley_terry_strengths_with_intervals_over_three_arms(chrome, start_da
     wait.until(EC.text_to_be_present_in_element((By.ID, "vote-message"), "Recorded: B is better"))
     message = chrome.find_element(By.ID, "vote-message").text
     assert sum(f"was {arm}" in message for arm in ARMS) == 2
-    wait.until(EC.text_to_be_present_in_element((By.ID, "reviewer-count"), "5 reviewers, 97 votes"))
+    # A visitor who registered themselves is counted apart; the invited reviewers' figures stay as they were.
+    wait.until(EC.text_to_be_present_in_element((By.ID, "self-registered"), "1 reviewers, 1 votes"))
+    assert chrome.find_element(By.ID, "reviewer-count").text.startswith("4 reviewers, 96 votes")
     assert [e for e in chrome.get_log("browser") if e["level"] == "SEVERE"] == []

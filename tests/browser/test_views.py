@@ -19,9 +19,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     """A sample run whose experiment, unlike control, uses the `decimals` parameter its metadata names."""
-    results = make_sample_results()
+    results = make_sample_results(samples=2)
     problem = results["problems"][1]
-    problem["experiment"]["completions"] = ["    return round(number % 1.0, decimals)\n"]
+    problem["experiment"]["completions"][0] = "    return round(number % 1.0, decimals)\n"
     run = tmp_path / "run"
     (run / "split" / "datasets" / "experiment").mkdir(parents=True)
     (run / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -66,7 +66,7 @@ def test_every_view_navigates_and_works(chrome, start_dashboard, run_dir, tmp_pa
     chrome.find_element(By.CSS_SELECTOR, "#disagree-only input").click()
     wait.until(EC.text_to_be_present_in_element((By.ID, "comparison-count"), "1 problem"))
     outcomes = [e.text for e in chrome.find_elements(By.CSS_SELECTOR, ".outcome")]
-    assert outcomes == ["control: failed", "experiment: passed"]
+    assert outcomes == ["control: failed, failed", "experiment: passed, passed"]
     assert "HumanEval/2" in chrome.find_element(By.CSS_SELECTOR, ".problem-card h3").text
 
     # Results: CSV and LaTeX downloads hold the table; the chart's toolbar downloads a PNG.
@@ -101,7 +101,9 @@ def test_every_view_navigates_and_works(chrome, start_dashboard, run_dir, tmp_pa
     assert "A was control" in message or "A was experiment" in message
     wait.until(EC.text_to_be_present_in_element((By.ID, "pair-info"), "votes today: 1"))
     assert chrome.find_element(By.ID, "pair-a").text != first_pair or "HumanEval" in info
-    assert "1 reviewers, 1 votes" in chrome.find_element(By.ID, "reviewer-count").text
+    # A visitor who registered themselves is counted apart from the invited reviewers.
+    assert "0 reviewers, 0 votes" in chrome.find_element(By.ID, "reviewer-count").text
+    assert "1 reviewers, 1 votes" in chrome.find_element(By.ID, "self-registered").text
     assert chrome.find_elements(By.CSS_SELECTOR, "#preference-table tbody tr")
 
     # Playground without a model server: the gateway's sentence, not a trace.
@@ -110,12 +112,13 @@ def test_every_view_navigates_and_works(chrome, start_dashboard, run_dir, tmp_pa
     error = wait.until(EC.presence_of_element_located((By.ID, "playground-error")))
     assert "--model-server" in error.text
 
-    # Review queue: the flagged records; accept one as the reviewer registered above.
+    # Review queue: the flagged records are listed; a self-registered reviewer cannot decide them.
     _go(chrome, "review", "#review-table tbody tr")
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#review-table tbody tr")) == 2
     chrome.find_element(By.ID, "review-accept").click()
-    wait.until(EC.text_to_be_present_in_element((By.ID, "review-message"), "rec-1 is now accepted"))
-    assert ReviewQueue(run_dir / "export" / "records.review.sqlite").get("rec-1").status == "accepted"
+    wait.until(lambda d: d.find_element(By.ID, "review-message").text.strip() != "")
+    assert "maintainer" in chrome.find_element(By.ID, "review-message").text
+    assert ReviewQueue(run_dir / "export" / "records.review.sqlite").get("rec-1").status == "pending"
 
     for view, ready in (("overview", "#headline-table"), ("training", "#loss-control"), ("comparison", "#disagree-only"),
                         ("playground", "#prompt"), ("results", "#results-table"), ("human-eval", "#reviewer-name"),
