@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, update
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -50,6 +50,9 @@ class DailyRateLimiter:
         create_tables(engine, _metadata)
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
+        # Past days' counts decide nothing: dropped at each start, so the table holds about one day's clients.
+        with engine.begin() as db:
+            db.execute(delete(daily_usage).where(daily_usage.c.bucket == bucket, daily_usage.c.day < today()))
 
     def take(self, client: str) -> int | None:
         """Spend one unit of ``client``'s budget; returns how many remain, or None when none was left."""

@@ -110,6 +110,8 @@ def test_playground_input_limits_and_missing_model_server(gateway):
 def test_rate_limiter_allows_100_a_day_per_client_then_refuses_until_midnight():
     import datetime as dt
 
+    import sqlalchemy as sa
+
     from services.common.database import open_database
 
     day = [dt.date(2026, 11, 24)]
@@ -122,6 +124,10 @@ def test_rate_limiter_allows_100_a_day_per_client_then_refuses_until_midnight():
     assert limiter.used("5.6.7.8") == 0
     day[0] += dt.timedelta(days=1)
     assert limiter.take("1.2.3.4") == 99
+    restarted = DailyRateLimiter(limiter.engine, 100, today=lambda: day[0])  # yesterday's rows go, today's stay
+    assert restarted.used("1.2.3.4") == 1 and restarted.used("5.6.7.8") == 0
+    with limiter.engine.connect() as db:
+        assert db.execute(sa.text("SELECT count(*) FROM daily_usage")).scalar_one() == 1
 
 
 def test_schemathesis_no_server_error_and_no_schema_violation(gateway):
