@@ -33,7 +33,9 @@ class Vote:
 
     def winner(self) -> str | None:
         """The arm the reviewer preferred, or None for a tie or "both bad"."""
-        return {"A": self.left_arm, "B": self.right_arm}.get(self.choice)
+        if self.choice == "A":
+            return self.left_arm
+        return self.right_arm if self.choice == "B" else None
 
     def outcome(self) -> str:
         """The vote in arm terms (side-independent): the winning arm's name, ``tie`` or ``both_bad``."""
@@ -59,8 +61,9 @@ def preference(votes: list[Vote], arm: str, other: str) -> dict:
     interval, and the two-sided exact binomial test of share = 0.5.
     """
     counts = Counter()
+    sides = ((arm, other), (other, arm))
     for vote in votes:
-        if {vote.left_arm, vote.right_arm} != {arm, other}:
+        if (vote.left_arm, vote.right_arm) not in sides:
             continue
         winner = vote.winner()
         counts["wins" if winner == arm else "losses" if winner == other else vote.choice] += 1
@@ -88,17 +91,15 @@ def position_bias(votes: list[Vote]) -> dict:
 def agreement(votes: list[Vote]) -> dict:
     """Pairwise agreement between reviewers: over every pair judged by two or more, the share of
     reviewer pairs whose outcomes (in arm terms) match. Returns the share and how many comparisons."""
-    by_pair: dict[str, list[str]] = defaultdict(list)
+    by_pair: dict[str, Counter] = defaultdict(Counter)
     for vote in votes:
-        by_pair[vote.pair_id].append(vote.outcome())
-    same = total = 0
-    for outcomes in by_pair.values():
-        for i in range(len(outcomes)):
-            for j in range(i + 1, len(outcomes)):
-                total += 1
-                same += outcomes[i] == outcomes[j]
+        by_pair[vote.pair_id][vote.outcome()] += 1
+    # Counted, not enumerated: of a pair's g votes, C(g, 2) reviewer pairs, C(k, 2) of them agreeing on an
+    # outcome that k chose.
+    same = sum(k * (k - 1) // 2 for outcomes in by_pair.values() for k in outcomes.values())
+    total = sum(g * (g - 1) // 2 for g in (outcomes.total() for outcomes in by_pair.values()))
     return {"share": same / total if total else None, "comparisons": total,
-            "pairsWithSeveralReviewers": sum(1 for o in by_pair.values() if len(o) > 1)}
+            "pairsWithSeveralReviewers": sum(1 for o in by_pair.values() if o.total() > 1)}
 
 
 def random_looking_reviewers(votes: list[Vote]) -> list[dict]:
@@ -142,25 +143,39 @@ def random_looking_reviewers(votes: list[Vote]) -> list[dict]:
     return flagged
 
 
-def _pair_index(entries: list[tuple[str, str]]) -> tuple[dict[str, list[int]], dict[str, Counter]]:
-    """For one pair's votes (reviewer, outcome) in order: outcome -> the indices where it occurs (outcomes in
-    order of first occurrence), and reviewer -> how often they chose each outcome."""
+def _pair_index(entries: list[tuple[str, str]]) -> tuple[dict[str, list[int]], dict[str, Counter], list[str]]:
+    """For one pair's votes (reviewer, outcome) in order: outcome -> the indices where it occurs, reviewer ->
+    how often they chose each outcome, and the outcomes most common first (a tie: the one chosen first)."""
     where: dict[str, list[int]] = {}
     own: dict[str, Counter] = defaultdict(Counter)
     for index, (reviewer, outcome) in enumerate(entries):
         where.setdefault(outcome, []).append(index)
         own[reviewer][outcome] += 1
-    return where, own
+    ranking = sorted(where, key=lambda outcome: (-len(where[outcome]), where[outcome][0]))
+    return where, own, ranking
 
 
-def _others_majority(entries: list[tuple[str, str]], index: tuple[dict[str, list[int]], dict[str, Counter]],
-                     reviewer: str) -> str | None:
+def _others_majority(entries: list[tuple[str, str]],
+                     index: tuple[dict[str, list[int]], dict[str, Counter], list[str]], reviewer: str) -> str | None:
     """The most common outcome among the other reviewers' votes on one pair (a tie goes to the outcome they
     chose first), or None when no one else judged it."""
-    where, own = index
+    where, own, ranking = index
+    mine = own[reviewer]
+    if mine.total() == 1:
+        # The usual case, one vote per reviewer per pair: only the count and first index of the reviewer's
+        # own outcome change without them, so the best of the rest comes straight from the pair's ranking.
+        (chosen,) = mine
+        candidates = []
+        rest = next((outcome for outcome in ranking if outcome != chosen), None)
+        if rest is not None:
+            candidates.append((-len(where[rest]), where[rest][0], rest))
+        if len(where[chosen]) > 1:
+            first = next(i for i in where[chosen] if entries[i][0] != reviewer)
+            candidates.append((1 - len(where[chosen]), first, chosen))
+        return min(candidates)[2] if candidates else None
     best: tuple[int, int, str] | None = None
     for outcome, indices in where.items():
-        count = len(indices) - own[reviewer][outcome]
+        count = len(indices) - mine[outcome]
         if count == 0:
             continue
         first = next(i for i in indices if entries[i][0] != reviewer)

@@ -109,3 +109,49 @@ def test_a_summary_handed_out_cannot_change_the_cached_one():
 
 def test_wilson_interval_of_no_trials_is_everything():
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def _flagged_by_definition(votes: list[Vote]) -> list[str]:
+    """random_looking_reviewers' first sign as its docstring defines it, vote by vote: agreement with the
+    majority outcome of the others on each shared pair (a tie: the outcome they chose first)."""
+    from collections import Counter
+
+    from scipy.stats import binomtest
+
+    flagged = []
+    for reviewer in sorted({v.reviewer for v in votes}):
+        agree = shared = 0
+        for vote in (v for v in votes if v.reviewer == reviewer):
+            others = Counter(o.outcome() for o in votes if o.pair_id == vote.pair_id and o.reviewer != reviewer)
+            if others:
+                shared += 1
+                agree += vote.outcome() == others.most_common(1)[0][0]
+        if shared >= preference.MIN_VOTES_TO_FLAG:
+            p = binomtest(agree, shared, 0.25, alternative="greater").pvalue
+            if p >= 0.05 and agree / shared <= 0.5:
+                flagged.append(reviewer)
+    return flagged
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_reviewer_check_agrees_with_its_definition(seed):
+    # Few pairs, many reviewers, a near-random crowd: ties for the majority are common, and some reviewers
+    # judge a pair twice (not through the store, which allows one vote per pair), the cases a shortcut gets wrong.
+    rng = random.Random(seed)
+    votes = []
+    for i in range(400):
+        reviewer = f"r{rng.randrange(12)}"
+        left, right = rng.sample(ARMS, 2)
+        choice = rng.choice(["A", "A", "B", "tie", "both_bad"] if reviewer < "r6" else ["A", "B", "tie", "both_bad"])
+        votes.append(Vote(reviewer, f"p{rng.randrange(25)}", left, right, choice))
+    flagged = [f["reviewer"] for f in preference.random_looking_reviewers(votes) if "agrees with" in f["reasons"][0]]
+    assert flagged == _flagged_by_definition(votes)
+    assert flagged  # the check had something to find
+
+
+def test_agreement_counts_every_two_reviewers_of_a_pair():
+    votes = [Vote(r, "p1", "experiment", "control", c) for r, c in zip("abcd", ["A", "A", "B", "A"], strict=True)]
+    votes += [Vote(r, "p2", "control", "experiment", c) for r, c in zip("ab", ["B", "tie"], strict=True)]
+    result = preference.agreement(votes)
+    # p1: 6 reviewer pairs, 3 agree (a, b, d chose experiment); p2: 1 pair, which disagrees.
+    assert (result["comparisons"], result["share"], result["pairsWithSeveralReviewers"]) == (7, 3 / 7, 2)
