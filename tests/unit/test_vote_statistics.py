@@ -139,7 +139,7 @@ def test_random_reviewer_check_agrees_with_its_definition(seed):
     # judge a pair twice (not through the store, which allows one vote per pair), the cases a shortcut gets wrong.
     rng = random.Random(seed)
     votes = []
-    for i in range(400):
+    for _ in range(400):
         reviewer = f"r{rng.randrange(12)}"
         left, right = rng.sample(ARMS, 2)
         choice = rng.choice(["A", "A", "B", "tie", "both_bad"] if reviewer < "r6" else ["A", "B", "tie", "both_bad"])
