@@ -1,8 +1,9 @@
 """A static SVG drawing of a plain Plotly figure dict, shown the moment a view opens while plotly.js loads.
 
-plotly.js is 4.8 MB of JavaScript that takes the browser 1.5 s or more of main-thread work to evaluate on
-this machine; a chart opened before that is done shows this drawing (same data, same colours, axes with
-round ticks) and the interactive chart replaces it once drawn (assets/charts.css). Lines (``scatter``)
+plotly.js (its basic bundle, 1.2 MB, loaded with the page) takes the browser a few hundred milliseconds of
+main-thread work to evaluate and to draw on this machine; until the interactive chart is drawn the view shows
+this drawing (same data, same colours, axes with round ticks), which the chart then replaces
+(assets/charts.css). Lines (``scatter``)
 and grouped bars (``bar``) cover every figure in dashboard/figures.py.
 """
 
