@@ -339,10 +339,12 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
             delivered = False
             try:
                 for event in playground.stream(body.prompt, metadata, body.maxNewTokens):
-                    delivered = delivered or event["event"] == "done"
+                    # Generated text counts once it is sent, done or not: else leaving just before the end
+                    # would read whole completions for free.
+                    delivered = delivered or event["event"] in ("delta", "done")
                     yield (json.dumps({**event, "remainingToday": remaining}) + "\n").encode()
             finally:
-                if not delivered:  # every arm failed, or the visitor left before an arm finished
+                if not delivered:  # every arm failed, or the visitor left before any text was generated
                     limiter.give_back(client)
 
         # No proxy buffering (ingress-nginx honours this header), so each line reaches the visitor as it is made.
