@@ -27,7 +27,7 @@ def _how_to_produce(results_dir: Path) -> str:
 
 
 # results.json path -> (the file's stat signature when read, its results or the error reading them raised)
-_read: dict[Path, tuple[tuple[int, int, int], dict | ResultsError]] = {}
+_read: dict[Path, tuple[tuple[int, ...], dict | ResultsError]] = {}
 
 
 def load_results(results_dir: Path) -> dict:
@@ -35,7 +35,7 @@ def load_results(results_dir: Path) -> dict:
 
     Raises ``ResultsError`` naming the missing folder or file (and the command that produces results),
     or the field that breaks the schema and why. The file is read and checked again only when it
-    changes (its inode, size or modification time), so a reader may call this on every request; the
+    changes (its inode, size, modification or status-change time), so a reader may call this on every request; the
     dict returned is shared between calls and must not be modified.
     """
     results_dir = Path(results_dir)
@@ -51,7 +51,7 @@ def load_results(results_dir: Path) -> dict:
             f"The results folder {results_dir} has no {RESULTS_FILE}; the run may not have finished. "
             f"{_how_to_produce(results_dir)}"
         )
-    signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     known = _read.get(path)
     if known is None or known[0] != signature:
         try:
