@@ -112,6 +112,19 @@ reference: setup
 	$(BIN)/commentslab run --profile gpu --set model.path=$(MODEL) --out $(REFERENCE)
 	$(BIN)/commentslab reference promote $(REFERENCE)
 
+# The GPU check (benchmarks/gpu_check.py): `make gpu-check-wheels` here downloads what it imports beyond torch,
+# transformers, peft and accelerate (benchmarks/gpu_check_wheels.txt) with SmolLM2's tokenizer and config;
+# `make gpu-check` runs it on a CUDA machine that reaches no registry (carry .gpu-check/wheels there).
+.PHONY: gpu-check gpu-check-wheels
+GPU_WHEELS := .gpu-check/wheels
+gpu-check-wheels: setup
+	rm -rf $(GPU_WHEELS) && mkdir -p $(GPU_WHEELS)
+	$(BIN)/python -m pip download -q --no-deps -d $(GPU_WHEELS) -r benchmarks/gpu_check_wheels.txt
+	$(BIN)/python benchmarks/gpu_check.py --prepare --wheels $(GPU_WHEELS)
+
+gpu-check:
+	$(PYTHON) benchmarks/gpu_check.py --wheels $(GPU_WHEELS)
+
 test: setup system-deps node-deps tools
 	$(BIN)/python -m pytest -q -ra
 

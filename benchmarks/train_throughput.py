@@ -1,9 +1,9 @@
-"""Trainer throughput and model FLOPs utilisation (MFU), through the trainer's own step.
+"""Trainer throughput and model FLOPs utilisation (MFU), through the trainer's own library: TRL's SFTTrainer.
 
 Each model is built randomly initialised from its architecture (throughput does not depend on the
-weights) and trained in full with the trainer's `Engine`: float32 master weights, bf16 autocast on a
-GPU that has it, torch's fused AdamW, gradient clipping; batches are the trainer's padded batches of
-random tokens, every token a label. After warm-up steps it times `--steps` steps and reports
+weights) and trained in full as the trainer trains: float32 master weights, bf16 autocast on a GPU that
+has it, torch's fused AdamW, gradient clipping, SFTTrainer's loss; rows are random tokens, every token a
+label, all of one length (no padding). After warm-up steps it times `--steps` steps and reports
 
     tokens/s  = tokens per step / seconds per step
     MFU       = 6 * N * tokens/s / peak FLOP/s            (N = parameters; the 6N convention)
@@ -67,7 +67,7 @@ def peak_tflops(device_name: str) -> float | None:
     return None
 
 
-def build(name: str, seq_len: int, device: str, compile_model: bool, checkpointing: bool):
+def build(name: str, seq_len: int, device: str):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -76,63 +76,80 @@ def build(name: str, seq_len: int, device: str, compile_model: bool, checkpointi
     torch.manual_seed(0)
     with torch.device(device):
         model = LlamaForCausalLM(config)
-    if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.config.use_cache = False
-    model.train()
-    if compile_model:
-        model.forward = torch.compile(model.forward)
     return model, config
 
 
-def measure(name: str, args) -> dict:
+def _timed_trainer(model, tokenizer, dataset, name: str, args, cuda: bool, bf16: bool, out: str):
+    """An SFTTrainer over `dataset` that records each step's wall time (synchronised on CUDA)."""
     import torch
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
 
-    from services.trainer.data import Batch
-    from services.trainer.engine import Engine
-    from services.trainer.plan import DistEnv, TrainingPlan
+    times: list[float] = []
 
+    class StepTimes(TrainerCallback):
+        def on_step_begin(self, *_, **__):
+            if cuda:
+                torch.cuda.synchronize()
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *_, **__):
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - self.start)
+
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__ \
+        else "gradient_checkpointing"
+    config = SFTConfig(
+        output_dir=out, max_steps=args.warmup + args.steps, per_device_train_batch_size=args.micro,
+        learning_rate=1e-5, max_grad_norm=1.0, bf16=bf16, use_cpu=not cuda, max_length=args.seq_len,
+        **{checkpointing: args.gradient_checkpointing, f"{checkpointing}_kwargs": {"use_reentrant": False}},
+        torch_compile=args.compile, save_strategy="no", report_to="none", disable_tqdm=True,
+        logging_steps=10**9, dataloader_pin_memory=cuda, seed=0,
+    )
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         callbacks=[StepTimes()])
+    return trainer, times
+
+
+def measure(name: str, args) -> dict:
+    import tempfile
+
+    import torch
+    from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    from services.common.config import load_config
+    from services.common.models import load_tokenizer
+
+    disable_progress_bar()
     cuda = torch.cuda.is_available() and not args.cpu
     device = "cuda:0" if cuda else "cpu"
     bf16 = cuda and torch.cuda.is_bf16_supported()
     compute = torch.bfloat16 if bf16 else torch.float32
-    micro = args.micro_batch or DEFAULT_MICRO_BATCH[name]
-    model, config = build(name, args.seq_len, device, args.compile, args.gradient_checkpointing)
+    args.micro = args.micro_batch or DEFAULT_MICRO_BATCH[name]
+    model, config = build(name, args.seq_len, device)
     parameters = sum(p.numel() for p in model.parameters())
-    plan = TrainingPlan("full", 0, args.gradient_checkpointing, micro, 1, 1, 0, 0, "benchmark")
-    engine = Engine(model, device, compute, plan, DistEnv(), learning_rate=1e-5, weight_decay=0.0,
-                    max_grad_norm=1.0)
     generator = torch.Generator().manual_seed(0)
-
-    def batch():
-        ids = torch.randint(0, config.vocab_size, (micro, args.seq_len), generator=generator)
-        return Batch(ids.to(device), ids.to(device), ids.numel(),
-                     attention_mask=torch.ones_like(ids).to(device))
-
-    def step():
-        engine.set_learning_rate(1e-5)
-        engine.forward_backward(batch(), 1, True)
-        engine.step()
-
-    for _ in range(args.warmup):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / args.steps
-    tokens_per_second = micro * args.seq_len / seconds
+    rows = (args.warmup + args.steps) * args.micro
+    ids = torch.randint(0, config.vocab_size, (rows, args.seq_len), generator=generator).tolist()
+    dataset = Dataset.from_dict({"input_ids": ids, "labels": ids})
+    tokenizer = load_tokenizer(load_config("smoke").model)  # the collator needs only its pad token
+    with tempfile.TemporaryDirectory() as out:
+        trainer, times = _timed_trainer(model, tokenizer, dataset, name, args, cuda, bf16, out)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        trainer.train()
+    seconds = sum(times[args.warmup :]) / max(1, len(times[args.warmup :]))
+    tokens_per_second = args.micro * args.seq_len / seconds
     device_name = torch.cuda.get_device_name(0) if cuda else platform.processor() or platform.machine()
     peak = args.peak_tflops or (peak_tflops(device_name) if cuda else None)
     flops_per_token = 6 * parameters
     attention_per_token = 12 * config.num_hidden_layers * config.hidden_size * args.seq_len
     result = {
         "model": name, "parameters": parameters, "device": device_name, "dtype": str(compute).replace("torch.", ""),
-        "micro_batch": micro, "seq_len": args.seq_len, "steps": args.steps, "seconds_per_step": seconds,
+        "micro_batch": args.micro, "seq_len": args.seq_len, "steps": args.steps, "seconds_per_step": seconds,
+        "step_seconds": times[args.warmup :],
         "tokens_per_second": tokens_per_second, "peak_tflops": peak,
         "achieved_tflops": flops_per_token * tokens_per_second / 1e12,
         "mfu": flops_per_token * tokens_per_second / (peak * 1e12) if peak else None,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from services.common.config import ModelConfig
-from services.common.errors import InputError
+from services.common.errors import ConfigError, InputError
 from services.common.logs import setup_logging
 
 CHECKPOINT_INFO = "commentslab_checkpoint.json"
@@ -103,14 +103,43 @@ def load_tokenizer(model_cfg: ModelConfig):
     return tokenizer
 
 
-def resolve_dtype(model_cfg: ModelConfig, device: str | None = None):
-    """The torch dtype of `model.dtype`; `auto` is bfloat16 on a CUDA device with bf16 support, else float32."""
+def dtype_name(requested: str, device: str, bf16_supported: bool, gpu_name: str = "") -> str:
+    """The one dtype rule, for training and serving: float32 or bfloat16.
+
+    `auto` is bfloat16 on a CUDA device that has it (half the memory, the tensor cores' fast path), else
+    float32. float16 is refused: its 5-bit exponent overflows without loss scaling, which neither the
+    trainer nor the model server does.
+    """
+    on_cuda = device.startswith("cuda")
+    if requested == "auto":
+        return "bfloat16" if on_cuda and bf16_supported else "float32"
+    if requested == "float16":
+        raise ConfigError("model.dtype=float16: float16 overflows without loss scaling, which this project does not "
+                          "do; use model.dtype=auto (bfloat16 where the GPU has it) or float32")
+    if requested == "bfloat16" and on_cuda and not bf16_supported:
+        raise ConfigError(f"model.dtype=bfloat16 but {gpu_name or 'this GPU'} has no bfloat16; "
+                          "use model.dtype=auto or float32")
+    if requested not in ("float32", "bfloat16"):
+        raise ConfigError(f"model.dtype={requested}: expected auto, float32 or bfloat16")
+    return requested
+
+
+def cuda_bf16() -> bool:
+    """Whether a visible CUDA GPU computes in bfloat16."""
     import torch
 
-    if model_cfg.dtype != "auto":
-        return getattr(torch, model_cfg.dtype)
-    on_cuda = (device or "cpu").startswith("cuda") and torch.cuda.is_available()
-    return torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float32
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def tiny_llama_config(model_cfg: ModelConfig, vocab_size: int):
+    """The smoke profile's randomly initialised Llama: its shape comes from the model config."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size, hidden_size=model_cfg.hidden_size, intermediate_size=model_cfg.intermediate_size,
+        num_hidden_layers=model_cfg.num_layers, num_attention_heads=model_cfg.num_heads,
+        num_key_value_heads=model_cfg.num_heads, max_position_embeddings=2048, tie_word_embeddings=True,
+    )
 
 
 def build_base_model(model_cfg: ModelConfig, vocab_size: int, seed: int, *, dtype=None, device: str | None = None,
@@ -121,22 +150,12 @@ def build_base_model(model_cfg: ModelConfig, vocab_size: int, seed: int, *, dtyp
     bitsandbytes NF4 on `device` (QLoRA, CUDA only) with `dtype` as the compute dtype.
     """
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
-    dtype = dtype or resolve_dtype(model_cfg, device)
+    dtype = dtype or getattr(torch, dtype_name(model_cfg.dtype, device or "cpu", cuda_bf16()))
     if model_cfg.kind == "tiny-random":
         torch.manual_seed(seed)
-        config = LlamaConfig(
-            vocab_size=vocab_size,
-            hidden_size=model_cfg.hidden_size,
-            intermediate_size=model_cfg.intermediate_size,
-            num_hidden_layers=model_cfg.num_layers,
-            num_attention_heads=model_cfg.num_heads,
-            num_key_value_heads=model_cfg.num_heads,
-            max_position_embeddings=2048,
-            tie_word_embeddings=True,
-        )
-        return LlamaForCausalLM(config).to(dtype)
+        return LlamaForCausalLM(tiny_llama_config(model_cfg, vocab_size)).to(dtype)
     path = str(smollm2_model_dir()) if model_cfg.kind == "smollm2-gguf" else model_cfg.path
     if not path:
         raise InputError("model.path", "the hf model kind needs model.path (a local folder or hub id)")
@@ -164,17 +183,17 @@ def quiet_deepspeed() -> None:
         os.environ["DS_ACCELERATOR"] = "cpu"
 
 
-def save_checkpoint(model, tokenizer, out: Path, model_cfg: ModelConfig, method: str, state_dict=None) -> Path:
-    """Save a fine-tuned model (full weights, or a LoRA adapter plus how to rebuild its base).
-
-    `state_dict` is the weights to write when the model's own are sharded (DeepSpeed ZeRO-3)."""
+def save_checkpoint(model, tokenizer, out: Path, model_cfg: ModelConfig, method: str) -> Path:
+    """Save a fine-tuned model (full weights, or a LoRA adapter plus how to rebuild its base)."""
     quiet_deepspeed()
     out.mkdir(parents=True, exist_ok=True)
-    if state_dict is None:
-        model.save_pretrained(str(out))
-    else:
-        model.save_pretrained(str(out), state_dict=state_dict)
+    model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+    return write_checkpoint_info(out, model_cfg, method)
+
+
+def write_checkpoint_info(out: Path, model_cfg: ModelConfig, method: str) -> Path:
+    """Mark a saved model folder as a commentslab checkpoint: how it was trained and, for an adapter, its base."""
     base = None
     if method in ("lora", "qlora"):
         base = model_cfg.model_dump()

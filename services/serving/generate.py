@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.common.errors import InputError
-from services.common.models import load_checkpoint
+from services.common.models import cuda_bf16, dtype_name, load_checkpoint
 from services.serving import metrics
 from services.serving.checkpoints import local_checkpoint
 from services.serving.decoder import Decoder
@@ -44,7 +44,7 @@ class Generator:
         self.device = device or default_device()
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise InputError("device", f"{self.device} was asked for but no CUDA device is visible; use cpu")
-        self.dtype = getattr(torch, dtype or ("bfloat16" if self.device.startswith("cuda") else "float32"))
+        self.dtype = getattr(torch, dtype_name(dtype or "auto", self.device, cuda_bf16()))
         self.limits = limits or Limits()
         self.scheduler = Scheduler(max_batch, batch_wait)
         self._models: dict[str, Model] = {}

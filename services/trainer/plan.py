@@ -29,18 +29,13 @@ qlora (CUDA). On one 80 GB H100 that gives full fine-tuning up to about 3B param
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
-from services.common.config import ExperimentConfig, ModelConfig
-from services.common.errors import ConfigError, InputError
-from services.common.logs import setup_logging
+from services.common.errors import ConfigError
 
-log = setup_logging(__name__)
+# services/cli.py reads the launcher's layout from here.
+from services.trainer.hardware import DistEnv  # noqa: F401
 
 GiB = 1024**3
 HEADROOM = 0.85
@@ -183,245 +178,37 @@ def _micro_batches(batch_size: int, processes: int) -> list[int]:
     return options + ([1] if options[-1] != 1 else [])
 
 
-def _too_big(parameter_count: int, smallest: tuple[float, str], usable: float, cuda: bool, method: str,
-             processes: int) -> str:
-    need, setting = smallest
-    where = "GPU" if cuda else "this machine's available memory"
+def memory_changes(method: str, cuda: bool, micro_batch_size: int | None = None,
+                   gradient_checkpointing: bool | None = None, processes: int = 1) -> list[str]:
+    """What to change when a training does not fit, planned or at run time (the one out-of-memory advice)."""
     changes = []
     if method in ("full", "auto"):
         changes.append("train.method=lora" + (" or train.method=qlora" if cuda else ""))
     elif method == "lora" and cuda:
         changes.append("train.method=qlora")
-    changes += ["a smaller train.micro_batch_size (1)", "train.gradient_checkpointing=true",
-                "a smaller train.max_seq_len"]
+    if micro_batch_size is None or micro_batch_size > 1:
+        changes.append(f"a smaller train.micro_batch_size ({max(1, (micro_batch_size or 2) // 2)})")
+    if not gradient_checkpointing:
+        changes.append("train.gradient_checkpointing=true")
+    changes.append("a smaller train.max_seq_len")
     if cuda:
         changes.append("more GPUs with train.zero_stage=3 (deepspeed or torchrun launcher)"
                        if processes < 2 else "train.zero_stage=3")
+    return changes
+
+
+def out_of_memory_advice(plan: TrainingPlan, device: str, step: int) -> str:
+    """The message for an out-of-memory error in a training step the plan said would fit."""
+    changes = memory_changes(plan.method, device.startswith("cuda"), plan.micro_batch_size,
+                             plan.gradient_checkpointing, plan.processes)
+    return (f"out of memory on {device} in training step {step} ({plan.reason}); the estimate was too "
+            f"optimistic for this model; change: {', '.join(changes)}")
+
+
+def _too_big(parameter_count: int, smallest: tuple[float, str], usable: float, cuda: bool, method: str,
+             processes: int) -> str:
+    need, setting = smallest
+    where = "GPU" if cuda else "this machine's available memory"
     return (f"a {parameter_count / 1e9:.2f}B-parameter model does not fit: the smallest setting tried ({setting}) "
             f"needs about {need / GiB:.1f} GiB but {usable / GiB:.1f} GiB of {where} is usable; "
-            f"change: {', '.join(changes)}")
-
-
-# --- the machine -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DistEnv:
-    """The process's place in a `torchrun` / `deepspeed` launch (WORLD_SIZE, RANK, LOCAL_RANK)."""
-
-    world_size: int = 1
-    rank: int = 0
-    local_rank: int = 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def launched(self) -> bool:
-        return "WORLD_SIZE" in os.environ
-
-    @classmethod
-    def detect(cls) -> DistEnv:
-        return cls(int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)),
-                   int(os.environ.get("LOCAL_RANK", 0)))
-
-
-@dataclass(frozen=True)
-class Hardware:
-    """What the devices offer: CUDA GPUs (count, free memory of the smallest, bf16) or the CPU's RAM."""
-
-    cuda: bool
-    gpu_count: int
-    gpu_memory_bytes: int
-    gpu_name: str
-    bf16: bool
-    cpu_memory_bytes: int
-
-    @classmethod
-    def detect(cls) -> Hardware:
-        import psutil
-        import torch
-
-        cpu_memory = int(psutil.virtual_memory().available)
-        if not torch.cuda.is_available():
-            return cls(False, 0, 0, "", False, cpu_memory)
-        count = torch.cuda.device_count()
-        free = min(torch.cuda.mem_get_info(i)[0] for i in range(count))
-        return cls(True, count, int(free), torch.cuda.get_device_name(0), torch.cuda.is_bf16_supported(), cpu_memory)
-
-
-def resolve_device(model_cfg: ModelConfig, hardware: Hardware, dist: DistEnv) -> str:
-    """The torch device string for this process (cuda:LOCAL_RANK under a launcher)."""
-    device = model_cfg.device
-    if device == "auto":
-        device = "cuda" if hardware.cuda else "cpu"
-    if device.startswith("cuda") and not hardware.cuda:
-        raise ConfigError(f"model.device={model_cfg.device} but no CUDA GPU is visible here; "
-                          "use --profile cpu or --set model.device=cpu")
-    if device == "cuda":
-        device = f"cuda:{dist.local_rank}"
-    return device
-
-
-def resolve_dtype_name(model_cfg: ModelConfig, device: str, hardware: Hardware) -> str:
-    """float32 or bfloat16: `auto` is bfloat16 on a CUDA device with bf16 support, else float32."""
-    on_cuda = device.startswith("cuda")
-    if model_cfg.dtype == "auto":
-        return "bfloat16" if on_cuda and hardware.bf16 else "float32"
-    if model_cfg.dtype == "float16":
-        raise ConfigError("model.dtype=float16: training in float16 needs loss scaling, which this trainer does not "
-                          "do; use model.dtype=auto (bfloat16 where the GPU has it) or float32")
-    if model_cfg.dtype == "bfloat16" and on_cuda and not hardware.bf16:
-        raise ConfigError(f"model.dtype=bfloat16 but {hardware.gpu_name or 'this GPU'} has no bfloat16; "
-                          "use model.dtype=auto or float32")
-    return model_cfg.dtype
-
-
-# --- the model ---------------------------------------------------------------------------------------
-
-CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
-
-
-def model_config(model_cfg: ModelConfig, vocab_size: int):
-    """The base model's transformers config, checked to be a causal LM, without loading any weight."""
-    from transformers import AutoConfig, LlamaConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
-    if model_cfg.kind == "tiny-random":
-        return LlamaConfig(
-            vocab_size=vocab_size, hidden_size=model_cfg.hidden_size, intermediate_size=model_cfg.intermediate_size,
-            num_hidden_layers=model_cfg.num_layers, num_attention_heads=model_cfg.num_heads,
-            num_key_value_heads=model_cfg.num_heads, max_position_embeddings=2048, tie_word_embeddings=True,
-        )
-    if model_cfg.kind == "smollm2-gguf":
-        from services.common.models import smollm2_model_dir
-
-        return AutoConfig.from_pretrained(str(smollm2_model_dir()))
-    path = model_cfg.path
-    if not path:
-        raise InputError("model.path", "the hf model kind needs model.path (a local folder or hub id)")
-    local = Path(path).expanduser()
-    if local.exists():
-        if not (local / "config.json").is_file():
-            raise InputError(path, "has no config.json; give a folder saved with save_pretrained or a hub id")
-    elif path.startswith(("/", "./", "../", "~")) or path.count("/") > 1:
-        raise InputError(path, "does not exist; set model.path to a local model folder or a hub id (org/name)")
-    try:
-        config = AutoConfig.from_pretrained(str(local) if local.exists() else path)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"is not a model folder or a hub id that can be fetched here ({exc}); "
-                               "set model.path to a local folder with config.json") from exc
-    architectures = list(getattr(config, "architectures", None) or [])
-    causal = any(a.endswith(CAUSAL_SUFFIXES) for a in architectures) if architectures else (
-        config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
-    if not causal:
-        kind = ", ".join(architectures) or config.model_type
-        raise InputError(path, f"is a {kind}, not a causal language model; choose a model whose config.json lists "
-                               "a *ForCausalLM architecture (e.g. SmolLM2, Llama, Qwen)")
-    return config
-
-
-def parameter_count(config) -> int:
-    """Exact parameter count of a config's causal LM, built on the meta device (no memory, no weights)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    return sum(p.numel() for p in model.parameters())
-
-
-# --- everything before the model loads -----------------------------------------------------------------
-
-
-@dataclass
-class Preflight:
-    """The checked inputs and the plan: what train_arm needs before it loads the model."""
-
-    plan: TrainingPlan
-    device: str
-    dtype: str
-    parameter_count: int
-    config: object
-    hardware: Hardware
-    dist: DistEnv
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def uses_deepspeed(self) -> bool:
-        return self.plan.zero_stage in (2, 3)
-
-
-def check_options(cfg: ExperimentConfig, hardware: Hardware, dist: DistEnv) -> None:
-    """GPU-only options without a GPU, and other combinations that cannot work, before anything loads."""
-    t = cfg.train
-    if t.method == "qlora":
-        if not hardware.cuda or not cfg.model.device.startswith(("cuda", "auto")):
-            raise ConfigError("train.method=qlora needs a CUDA GPU (bitsandbytes 4-bit NF4); on this machine use "
-                              "train.method=lora")
-        if importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigError("train.method=qlora needs the bitsandbytes package (pip install bitsandbytes); "
-                              "or use train.method=lora")
-    if t.method in ("lora", "qlora") and cfg.model.kind == "tiny-random":
-        raise ConfigError(f"train.method={t.method} needs pretrained weights; the tiny-random model trains in full "
-                          "(train.method=full)")
-    if t.zero_stage in (2, 3):
-        if not hardware.cuda:
-            raise ConfigError(f"train.zero_stage={t.zero_stage} (DeepSpeed ZeRO) needs CUDA GPUs; use "
-                              "train.zero_stage=0 (or auto) here")
-        if not dist.launched:
-            raise ConfigError(f"train.zero_stage={t.zero_stage} needs the deepspeed or torchrun launcher, e.g. "
-                              "`deepspeed --num_gpus 8 --module services.cli train ...`")
-    if dist.distributed and not hardware.cuda and t.zero_stage not in (0, "auto"):
-        raise ConfigError("several processes on CPU train with plain DDP only: set train.zero_stage=0")
-    if t.packing and t.max_seq_len < 64:
-        raise ConfigError("train.packing needs train.max_seq_len of at least 64 tokens")
-
-
-def preflight(cfg: ExperimentConfig, vocab_size: int | Callable[[], int], hardware: Hardware | None = None,
-              dist: DistEnv | None = None) -> Preflight:
-    """Check the model, the options and the memory, and plan the run; no weight is loaded.
-
-    `vocab_size` (or a function giving it, called only for the tiny random model) sizes that model."""
-    hardware = hardware or Hardware.detect()
-    dist = dist or DistEnv.detect()
-    check_options(cfg, hardware, dist)
-    device = resolve_device(cfg.model, hardware, dist)
-    dtype = resolve_dtype_name(cfg.model, device, hardware)
-    if callable(vocab_size):
-        vocab_size = vocab_size() if cfg.model.kind == "tiny-random" else 0
-    config = model_config(cfg.model, vocab_size)
-    count = parameter_count(config)
-    on_cuda = device.startswith("cuda")
-    t = cfg.train
-    method = t.method
-    if not on_cuda and method == "auto":
-        method = "full" if cfg.model.kind == "tiny-random" else "auto"
-    # Processes on one machine's CPU share its memory (torchrun sets LOCAL_WORLD_SIZE).
-    cpu_share = hardware.cpu_memory_bytes // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    plan = plan_training(
-        count, hardware.gpu_count if on_cuda else 0, hardware.gpu_memory_bytes if on_cuda else cpu_share,
-        dtype == "bfloat16", batch_size=t.batch_size, seq_len=t.max_seq_len,
-        hidden_size=getattr(config, "hidden_size", None), num_layers=getattr(config, "num_hidden_layers", None),
-        vocab_size=getattr(config, "vocab_size", None) or vocab_size or 50000, method=method,
-        zero_stage=(t.zero_stage if dist.distributed or t.zero_stage != "auto" else 0) if on_cuda else 0,
-        micro_batch_size=t.micro_batch_size, gradient_checkpointing=t.gradient_checkpointing,
-        processes=dist.world_size,
-    )
-    if plan.method == "qlora":
-        check_options(cfg.model_copy(update={"train": t.model_copy(update={"method": "qlora"})}), hardware, dist)
-    if plan.zero_stage in (2, 3) and importlib.util.find_spec("deepspeed") is None:
-        raise ConfigError(f"ZeRO-{plan.zero_stage} needs the deepspeed package (in requirements.lock); "
-                          "or set train.zero_stage=0")
-    notes = [plan.reason]
-    if plan.effective_batch_size != t.batch_size:
-        notes.append(f"effective batch {plan.effective_batch_size} (micro-batch {plan.micro_batch_size} x "
-                     f"{plan.gradient_accumulation} accumulation x {plan.processes} processes) for train.batch_size "
-                     f"{t.batch_size}")
-    return Preflight(plan=plan, device=device, dtype=dtype, parameter_count=count, config=config,
-                     hardware=hardware, dist=dist, notes=notes)
+            f"change: {', '.join(memory_changes(method, cuda, processes=processes))}")

@@ -54,6 +54,17 @@ def open_run(tracking_uri: str, artifact_root: Path, run_name: str, run_id: str 
         yield run
 
 
+def log_start(run, cfg: ExperimentConfig, arm: str, job: dict | None, facts: dict, resumed_from_step: int) -> None:
+    """A new run's parameters (the config, the arm, the job, `facts`) and tags; a resumed run keeps its own."""
+    import mlflow
+
+    job = job or {}
+    tags = {"arm": arm, **{k: str(v) for k, v in job.items()}, "resumed_from_step": str(resumed_from_step)}
+    mlflow.set_tags(tags)
+    if not run.data.params:
+        mlflow.log_params({**flat_params(cfg), **facts, "arm": arm, **job})
+
+
 def run_exists(tracking_uri: str, run_id: str) -> bool:
     """Whether the store still has `run_id` (a resumed training re-opens it)."""
     from mlflow import MlflowClient

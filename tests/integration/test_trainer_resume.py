@@ -44,8 +44,8 @@ def _wait_for_checkpoint(out: Path, process: subprocess.Popen | None, at_least: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = checkpoints.latest(out / "resume")
-        if found and found[1]["step"] >= at_least:
-            return found[1]["step"]
+        if found and found[1] >= at_least:
+            return found[1]
         if process is not None and process.poll() is not None:
             pytest.fail(f"training ended (code {process.returncode}) before its checkpoint of step {at_least}")
         time.sleep(0.02)

@@ -1,5 +1,6 @@
-"""Trainer core on the tiny model: masked loss, learning-rate schedule, MLflow run (metrics, system metrics,
-artifact, registry), early stopping, and resuming an interrupted run in-process."""
+"""Trainer on the tiny model through TRL's SFTTrainer: masked loss, learning-rate schedule, MLflow run (metrics,
+system metrics, artifact, registry, per-job name), early stopping with the best weights, and resuming an
+interrupted run in-process."""
 
 import math
 
@@ -9,7 +10,7 @@ from services.common.config import load_config
 from services.common.errors import InputError
 from services.common.models import load_tokenizer
 from services.splitter.split import split_records
-from services.trainer.train import encode_example, learning_rate_at, train_arm
+from services.trainer.train import encode_example, train_arm
 
 
 def test_prompt_tokens_are_masked_and_the_completion_is_kept_when_cut():
@@ -21,12 +22,6 @@ def test_prompt_tokens_are_masked_and_the_completion_is_kept_when_cut():
     assert ids[-1] == tok.eos_token_id
     ids, labels = encode_example(tok, "x" * 500, "    return x\n", max_len=8)
     assert len(ids) == 8 and labels[-1] == tok.eos_token_id
-
-
-def test_learning_rate_warms_up_then_decays():
-    assert learning_rate_at(1, 10, 1.0, 2) == pytest.approx(0.5)
-    assert learning_rate_at(2, 10, 1.0, 2) == pytest.approx(1.0)
-    assert learning_rate_at(10, 10, 1.0, 2) == pytest.approx(0.1)
 
 
 def test_the_design_defaults_apply_unless_a_profile_or_flag_overrides_them():
@@ -71,6 +66,16 @@ def test_training_streams_every_step_and_logs_one_mlflow_run(trained):
     assert outcome.stop_reason == "completed" and outcome.best_step == 3
 
 
+def test_the_learning_rate_warms_up_linearly_then_decays_by_cosine_towards_a_tenth(trained):
+    outcome, seen, _, _ = trained
+    # smoke: peak 3e-3, one warm-up step, three steps. The library's step s uses the schedule at s - 1:
+    # 0 (warming up), the peak, then halfway down the cosine from the peak to its tenth.
+    expected = [0.0, 3e-3, 3e-3 * (0.1 + 0.9 * 0.5)]
+    assert [h["learningRate"] for h in outcome.history] == pytest.approx(expected)
+    assert [s.learning_rate for s in seen] == pytest.approx(expected)
+    assert all(h["tokensPerSecond"] > 0 for h in outcome.history)
+
+
 def test_mlflow_holds_system_metrics_the_checkpoint_and_a_registered_model(trained):
     from mlflow import MlflowClient
 
@@ -95,30 +100,42 @@ def test_a_finished_training_is_not_redone(trained, data):
 
 def test_early_stopping_stops_after_patience_evaluations_and_returns_the_best_weights(data):
     import mlflow
+    import torch
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
+    from services.common.models import load_checkpoint
+    from services.trainer.data import sft_dataset
+
+    # lr 1.0 wrecks the model after the warm-up step: step 1 (lr 0) keeps the best validation loss, and no
+    # evaluation improves on it by 100 nats, so steps 2 and 3 are the two that exhaust the patience.
     cfg = load_config("smoke", ["train.eval_every=1", "train.patience=2", "train.min_improvement=100",
-                                "train.system_metrics=false", "train.max_seq_len=64"])
+                                "train.learning_rate=1.0", "train.system_metrics=false", "train.max_seq_len=64"])
     tracking = f"sqlite:///{data / 'early.db'}"
-    outcome = train_arm(data / "datasets" / "control", "control", data / "early", cfg, tracking)
-    # Nothing beats step 1 by 100 nats: steps 2 and 3 are the two evaluations without improvement.
+    outcome = train_arm(data / "datasets" / "control", "control", data / "early", cfg, tracking,
+                        job={"fold": 2, "seed": 7})
+    losses = [h["validationLoss"] for h in outcome.history]
     assert (outcome.steps, outcome.stop_reason, outcome.best_step) == (3, "early_stopping", 1)
-    assert outcome.validation_loss == outcome.history[0]["validationLoss"]
+    assert losses[0] < min(losses[1:]) and outcome.validation_loss == losses[0]
     assert outcome.history[-1]["stopReason"] == "early_stopping" and outcome.history[-1]["bestStep"] == 1
     mlflow.set_tracking_uri(tracking)
-    assert mlflow.get_run(outcome.mlflow_run_id).data.tags["stop_reason"] == "early_stopping"
-    # The checkpoint holds step 1's weights: its validation loss is step 1's.
-    from services.common.models import load_checkpoint
-    from services.trainer.data import collate
-    from services.trainer.engine import Engine
-    from services.trainer.train import _Validation
-
+    run = mlflow.get_run(outcome.mlflow_run_id)
+    assert run.data.tags["stop_reason"] == "early_stopping"
+    # One run per job, found by its name or its arm, fold and seed.
+    assert run.info.run_name == "control fold2 seed7"
+    assert (run.data.params["arm"], run.data.params["fold"], run.data.params["seed"]) == ("control", "2", "7")
+    assert (run.data.tags["arm"], run.data.tags["fold"], run.data.tags["seed"]) == ("control", "2", "7")
+    # The checkpoint holds step 1's weights: its validation loss, computed as the library does (the mean over
+    # batches of 4 of each batch's token-mean loss, weighted by rows), is step 1's.
     model, tok = load_checkpoint(outcome.checkpoint)
     rows = [__import__("json").loads(line) for line in (data / "datasets" / "control" / "validation.jsonl").open()]
-    batches = [collate([encode_example(tok, r["input"], r["completion"], 64) for r in rows[i : i + 4]],
-                       tok.pad_token_id) for i in range(0, len(rows), 4)]
-    engine = Engine.__new__(Engine)
-    engine.module, engine.device, engine.autocast_dtype = model, "cpu", None
-    assert _Validation(batches, 2, 0).loss(engine) == pytest.approx(outcome.validation_loss, rel=1e-5)
+    examples = list(sft_dataset(rows, tok, 64))
+    collate = DataCollatorForLanguageModeling(pad_token_id=tok.pad_token_id)
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(examples), 4):
+            batch = collate(examples[i : i + 4])
+            total += float(model(**batch).loss) * len(examples[i : i + 4])
+    assert total / len(examples) == pytest.approx(outcome.validation_loss, rel=1e-5)
 
 
 class _Interrupt(Exception):

@@ -1,20 +1,34 @@
-"""The DeepSpeed ZeRO-2/ZeRO-3 configs, checked by DeepSpeed's own config parser, and the GPU-only training
-paths (ZeRO, bf16, QLoRA), which skip without CUDA."""
+"""The DeepSpeed ZeRO-2/ZeRO-3 configs, filled by transformers as the trainer's run fills them and checked by
+DeepSpeed's own config parser, and the GPU-only training paths (ZeRO, bf16, QLoRA), which skip without CUDA."""
 
 import json
 import os
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from services.common.config import load_config
-from services.trainer.engine import DEEPSPEED_CONFIGS, deepspeed_config
 from services.trainer.plan import TrainingPlan, plan_training
+from services.trainer.train import DEEPSPEED_CONFIGS
 
 os.environ.setdefault("DS_ACCELERATOR", "cpu" if not torch.cuda.is_available() else "cuda")
 deepspeed_runtime_config = pytest.importorskip("deepspeed.runtime.config")
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+
+
+def deepspeed_config(stage: int, plan: TrainingPlan, bf16: bool, max_grad_norm: float) -> dict:
+    """The shipped ZeRO config with its "auto" values filled by transformers from the plan's batch settings."""
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
+
+    args = SimpleNamespace(world_size=plan.processes, per_device_train_batch_size=plan.micro_batch_size,
+                           gradient_accumulation_steps=plan.gradient_accumulation, max_grad_norm=max_grad_norm,
+                           learning_rate=1e-5, adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, weight_decay=0.0,
+                           save_on_each_node=False, fp16=False, fp16_full_eval=False, bf16=bf16, bf16_full_eval=False)
+    config = HfTrainerDeepSpeedConfig(str(DEEPSPEED_CONFIGS / f"zero{stage}.json"))
+    config.trainer_config_process(args)
+    return config.config
 
 
 def _parse(config: dict, world_size: int, monkeypatch):
@@ -34,7 +48,7 @@ def test_the_shipped_zero_configs_pass_deepspeeds_parser_once_filled(stage, proc
     parsed = _parse(config, processes, monkeypatch)
     assert parsed.zero_optimization_stage == stage
     assert parsed.train_batch_size == 2 * 2 * processes == plan.effective_batch_size
-    assert parsed.gradient_clipping == 1.0 and "optimizer" not in config  # torch's AdamW is the client optimizer
+    assert parsed.gradient_clipping == 1.0 and "optimizer" not in config  # the trainer's AdamW is the client optimizer
     if stage == 3:
         assert parsed.zero_config.gather_16bit_weights_on_model_save  # the final save gathers the shards
 

@@ -1,12 +1,15 @@
-"""Sequence packing: examples share a row without attending to each other, and the loss stays on
-completion tokens only, equal to the unpacked loss."""
+"""Sequence packing as the trainer configures it (TRL's best-fit-decreasing packer and padding-free collator):
+examples share a row without attending to each other, and the loss stays on completion tokens only, equal to
+the unpacked loss."""
 
 import pytest
 import torch
+from trl import pack_dataset
+from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from services.common.config import load_config
 from services.common.models import build_base_model, load_tokenizer
-from services.trainer.data import IGNORE, DataOrder, collate, collate_packed, encode_example, pack_rows
+from services.trainer.data import IGNORE, sft_dataset
 
 PAIRS = [
     ("def f(x):\n", "    return x\n"),
@@ -21,72 +24,75 @@ def tiny():
     cfg = load_config("smoke")
     tokenizer = load_tokenizer(cfg.model)
     model = build_base_model(cfg.model, len(tokenizer), seed=5).eval()
-    examples = [encode_example(tokenizer, p, c, 64) for p, c in PAIRS]
-    return model, tokenizer, examples
+    rows = [{"input": p, "completion": c} for p, c in PAIRS]
+    return model, tokenizer, sft_dataset(rows, tokenizer, 64)
 
 
-def _token_losses(model, batch) -> torch.Tensor:
-    """Per-position loss of predicting labels[t] from position t-1 (NaN where not a label), shape (B, T)."""
+def _token_losses(model, batch: dict) -> torch.Tensor:
+    """Per-position loss of predicting labels[t] from position t-1 (NaN where not a label), shape (B, T).
+
+    Without a cache, as SFTTrainer runs the model: with one, transformers would not derive the packed mask."""
     with torch.no_grad():
-        logits = model(**{k: v for k, v in batch.model_kwargs().items() if k != "labels"}).logits.float()
-    labels = batch.labels[:, 1:]
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits.float()
+    labels = batch["labels"][:, 1:]
     losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels.clamp(min=0), reduction="none")
-    out = torch.full(batch.labels.shape, float("nan"))
+    out = torch.full(batch["labels"].shape, float("nan"))
     out[:, 1:] = torch.where(labels != IGNORE, losses, torch.tensor(float("nan")))
     return out
 
 
-def test_packing_fills_rows_up_to_the_length_and_keeps_the_order():
-    assert pack_rows([5, 4, 3, 8, 1], [0, 1, 2, 3, 4], max_len=10) == [[0, 1], [2], [3, 4]]
-    assert pack_rows([10, 10], [1, 0], max_len=10) == [[1], [0]]
+def test_packing_fills_rows_up_to_the_length_and_keeps_every_example_once(tiny):
+    _, _, dataset = tiny
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    packed = pack_dataset(dataset, seq_length=max(lengths) + 4, strategy="bfd")
+    assert len(packed) < len(dataset)
+    assert all(len(ids) <= max(lengths) + 4 for ids in packed["input_ids"])
+    assert sorted(n for row in packed["seq_lengths"] for n in row) == sorted(lengths)
 
 
 def test_packed_rows_restart_positions_and_label_only_completions(tiny):
-    _, tokenizer, examples = tiny
-    batch = collate_packed([examples[:2], examples[2:]], tokenizer.pad_token_id)
-    first, second = (len(ids) for ids, _ in examples[:2])
-    positions = batch.position_ids[0].tolist()
-    assert positions[:first] == list(range(first)) and positions[first : first + second] == list(range(second))
+    _, tokenizer, dataset = tiny
+    packed = pack_dataset(dataset, seq_length=64, strategy="bfd")
+    batch = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)(list(packed))
+    starts = [0]
+    for row in packed["seq_lengths"]:
+        for n in row:
+            starts.append(starts[-1] + n)
+    positions = batch["position_ids"][0].tolist()
+    assert [i for i, p in enumerate(positions) if p == 0] == starts[:-1]
     # Each example's first token is never a label: nothing before it in its own sequence predicts it.
-    assert batch.labels[0, 0] == IGNORE and batch.labels[0, first] == IGNORE
-    completion_labels = sum(sum(1 for x in labels[1:] if x != IGNORE) for _, labels in examples)
-    assert batch.label_tokens == completion_labels
-    assert batch.tokens == sum(len(ids) for ids, _ in examples)
-    assert "attention_mask" not in batch.model_kwargs() and batch.model_kwargs()["use_cache"] is False
+    assert all(batch["labels"][0, s] == IGNORE for s in starts[:-1])
+    completion_labels = sum(sum(1 for x in labels[1:] if x != IGNORE) for labels in dataset["labels"])
+    assert int((batch["labels"] != IGNORE).sum()) == completion_labels
+    assert "attention_mask" not in batch  # the block-diagonal mask comes from the position ids
 
 
 def test_the_packed_loss_equals_the_unpacked_loss_of_each_example(tiny):
-    model, tokenizer, examples = tiny
-    packed = collate_packed([examples], tokenizer.pad_token_id)
+    model, tokenizer, dataset = tiny
+    examples = list(dataset)
+    padding_free = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)
+    padded = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
+    packed = padding_free(list(pack_dataset(dataset, seq_length=256, strategy="bfd")))
+    assert packed["input_ids"].shape[0] == 1
     packed_losses = _token_losses(model, packed)[0]
-    at = 0
+    starts = (packed["position_ids"][0] == 0).nonzero().flatten().tolist() + [packed["input_ids"].shape[1]]
+    alone = {}
     for example in examples:
-        alone = _token_losses(model, collate([example], tokenizer.pad_token_id))[0]
-        n = len(example[0])
-        mine = packed_losses[at : at + n]
-        assert torch.equal(mine.isnan(), alone.isnan())
-        torch.testing.assert_close(mine[~mine.isnan()], alone[~alone.isnan()], atol=1e-4, rtol=1e-4)
-        at += n
-    # The model's own (mean) loss matches the padded unpacked batch's, with or without padding in the row.
+        losses = _token_losses(model, padded([example]))[0]
+        alone[tuple(example["input_ids"])] = losses
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        mine = packed_losses[a:b]
+        theirs = alone[tuple(packed["input_ids"][0, a:b].tolist())]
+        assert torch.equal(mine.isnan(), theirs.isnan())
+        torch.testing.assert_close(mine[~mine.isnan()], theirs[~theirs.isnan()], atol=1e-4, rtol=1e-4)
+    # The model's own (token-mean) loss matches the padded unpacked batch's.
     with torch.no_grad():
-        unpacked = model(**collate(examples, tokenizer.pad_token_id).model_kwargs()).loss
-        one_row = model(**packed.model_kwargs()).loss
-        two_rows = model(**collate_packed([examples[:3], examples[3:]], tokenizer.pad_token_id).model_kwargs()).loss
+        unpacked = model(**padded(examples)).loss
+        one_row = model(**packed, use_cache=False).loss
         # Without the position reset the examples see each other and the loss moves: the test can fail.
-        leaky = model(input_ids=packed.input_ids, labels=packed.labels).loss
+        leaky = model(input_ids=packed["input_ids"], labels=packed["labels"], use_cache=False).loss
     torch.testing.assert_close(one_row, unpacked, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(two_rows, unpacked, atol=1e-5, rtol=1e-5)
     assert abs(float(leaky) - float(unpacked)) > 1e-4
-
-
-def test_the_data_order_resumes_where_it_stopped():
-    order = DataOrder(5, seed=7)
-    order.take(3)
-    saved = order.state()
-    expected = [order.take(4) for _ in range(3)]
-    again = DataOrder(5, seed=7)
-    again.restore(saved)
-    assert [again.take(4) for _ in range(3)] == expected
 
 
 def test_a_packed_smoke_training_runs(tmp_path, humaneval_records):

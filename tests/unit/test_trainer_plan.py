@@ -7,7 +7,8 @@ import pytest
 from services.common.config import load_config
 from services.common.errors import ConfigError, InputError
 from services.trainer import plan as planning
-from services.trainer.plan import DistEnv, Hardware, InsufficientMemoryError, plan_training
+from services.trainer.hardware import DistEnv, Hardware, resolve_device
+from services.trainer.plan import InsufficientMemoryError, plan_training
 
 H100 = 80 * 10**9
 # parameters, hidden size, layers, vocabulary: SmolLM2-135M, Llama-3.2-1B, Llama-3.1-8B, Llama-3.1-70B
@@ -91,6 +92,7 @@ def _train(dataset, cfg):
     (["train.zero_stage=3"], "ZeRO.*needs CUDA GPUs"),
     (["model.dtype=float16"], "float16.*use model.dtype=auto"),
     (["train.method=lora"], "LoRA|lora needs pretrained weights.*train.method=full"),
+    (["train.restore_best=false"], "restore_best=false with train.patience>0.*set train.patience=0"),
 ])
 def test_gpu_only_and_impossible_options_are_refused_before_the_model_loads(dataset, monkeypatch, overrides,
                                                                              message):
@@ -130,25 +132,39 @@ def test_a_run_that_would_not_fit_in_memory_is_refused_at_start_with_what_to_cha
 
 def test_an_out_of_memory_in_the_first_step_becomes_advice(dataset, monkeypatch):
     import torch
-
-    from services.trainer.engine import Engine
+    from trl import SFTTrainer
 
     def oom(*_, **__):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(Engine, "forward_backward", oom)
+    monkeypatch.setattr(SFTTrainer, "training_step", oom)
     with pytest.raises(InsufficientMemoryError, match="out of memory on cpu in training step 1.*change: "):
         _train(dataset, load_config("smoke", ["train.steps=2"]))
 
 
-def test_auto_dtype_is_float32_without_cuda_and_bf16_on_a_gpu_that_has_it():
-    from services.common.config import ModelConfig
+@pytest.mark.parametrize("library", ["trl", "peft"])
+def test_a_training_library_outside_the_supported_range_is_refused_at_start(dataset, monkeypatch, library):
+    import importlib.metadata
 
-    model = ModelConfig(kind="tiny-random")
-    assert planning.resolve_dtype_name(model, "cpu", CPU) == "float32"
-    assert planning.resolve_dtype_name(model, "cuda:0", ONE_H100) == "bfloat16"
-    assert planning.resolve_device(ModelConfig(kind="tiny-random", device="cuda"), ONE_H100, DistEnv(2, 1, 1)) == (
-        "cuda:1")
+    real = importlib.metadata.version
+    _refuse_model_loading(monkeypatch)
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0.1" if name == library else real(name))
+    with pytest.raises(ConfigError, match=f"{library} 0.0.1 is installed but the trainer supports {library}[<>=]"):
+        _train(dataset, load_config("smoke"))
+
+
+def test_one_dtype_rule_auto_is_float32_without_cuda_and_bf16_on_a_gpu_that_has_it():
+    from services.common.config import ModelConfig
+    from services.common.models import dtype_name
+
+    assert dtype_name("auto", "cpu", bf16_supported=False) == "float32"
+    assert dtype_name("auto", "cuda:0", bf16_supported=True) == "bfloat16"
+    assert dtype_name("auto", "cuda:0", bf16_supported=False) == "float32"
+    with pytest.raises(ConfigError, match="V100 has no bfloat16"):
+        dtype_name("bfloat16", "cuda:0", bf16_supported=False, gpu_name="V100")
+    with pytest.raises(ConfigError, match="float16.*use model.dtype=auto"):
+        dtype_name("float16", "cpu", bf16_supported=False)
+    assert resolve_device(ModelConfig(kind="tiny-random", device="cuda"), ONE_H100, DistEnv(2, 1, 1)) == "cuda:1"
 
 
 def test_the_launcher_environment_is_read(monkeypatch):
