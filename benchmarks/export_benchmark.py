@@ -32,8 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.corpus.humaneval import LICENSE_TEXT  # noqa: E402
 from services.exporter.anchors import line_hash  # noqa: E402
-from services.exporter.export import ExportOptions  # noqa: E402
-from services.exporter.server import run_export  # noqa: E402
+from services.exporter.export import (
+    ExportOptions,  # noqa: E402
+    run_export,  # noqa: E402
+)
 
 TARGET = 5000.0
 FUNCTIONS_PER_FILE = 4

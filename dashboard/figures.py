@@ -12,12 +12,22 @@ _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "height": 360}
 
 
 def loss_figure(history: list[dict], arm: str) -> dict:
-    """Training loss (and validation loss where logged) against step for one arm."""
+    """Training loss (and validation loss where logged) against step for one arm. When the arm was trained
+    several times (folds x seeds), the line is their mean and a shaded band spans the lowest and highest."""
     points = [(h["step"], h["loss"]) for h in history if "step" in h and h.get("loss") is not None]
     validation = [(h["step"], h["validationLoss"]) for h in history
                   if "step" in h and h.get("validationLoss") is not None]
-    data = [{"type": "scatter", "mode": "lines+markers", "name": "training loss",
-             "x": [s for s, _ in points], "y": [v for _, v in points]}]
+    band = [(h["step"], h["lossMin"], h["lossMax"]) for h in history if "lossMin" in h and "lossMax" in h]
+    runs = max((h.get("runs", 1) for h in history), default=1)
+    data = []
+    if band:
+        steps = [s for s, _, _ in band]
+        data.append({"type": "scatter", "mode": "lines", "name": f"range over {runs} runs", "x": steps + steps[::-1],
+                     "y": [high for _, _, high in band] + [low for _, low, _ in band][::-1], "fill": "toself",
+                     "line": {"width": 0}, "opacity": 0.25, "hoverinfo": "skip"})
+    data.append({"type": "scatter", "mode": "lines+markers",
+                 "name": f"training loss (mean of {runs})" if band else "training loss",
+                 "x": [s for s, _ in points], "y": [v for _, v in points]})
     if validation:
         data.append({"type": "scatter", "mode": "lines+markers", "name": "validation loss",
                      "x": [s for s, _ in validation], "y": [v for _, v in validation]})

@@ -67,7 +67,7 @@ def chart(graph_id: str, figure: dict, config: dict, style: dict | None = None) 
 def training_graphs(histories: dict[str, list[dict]]) -> list:
     """One loss graph per arm, side by side."""
     if not histories:
-        return [html.P("No training history yet: the trainer writes train/<arm>/history.json as it runs.",
+        return [html.P("No training history yet: the trainer writes train/fold<f>/seed<s>/<arm>/history.json as it runs.",
                        id="training-empty")]
     return [chart(f"loss-{arm}", loss_figure(history, arm), GRAPH_CONFIG, {"flex": "1", "minWidth": "420px"})
             for arm, history in histories.items()]

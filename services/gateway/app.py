@@ -46,10 +46,8 @@ from services.gateway.results_store import (
     disagrees,
     load_results,
     problem_arms,
-    split_metadata,
-    training_histories,
 )
-from services.gateway.training_source import mlflow_histories
+from services.gateway.run_folder import mlflow_histories, split_metadata, training_histories
 from services.gateway.votes import DEFAULT_DAILY_CAP, Pair, VoteError, VoteStore, pair_id
 from services.review.queue import ReviewQueue
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# REFERENCE_DIR: the committed reference results, shown by default when they exist (default_results_dir).
+from services.common.layout import REFERENCE_DIR, RESULTS_FILE
+from services.common.layout import RESULTS_SCHEMA_VERSION as SCHEMA_VERSION
 from services.evaluator.results_schema import ResultsSchemaError, validate_results
-
-RESULTS_FILE = "results.json"
-SCHEMA_VERSION = 1
-# The committed reference results, shown by default when they exist (see default_results_dir).
-REFERENCE_DIR = Path("results") / "reference"
 
 
 class ResultsError(Exception):
@@ -112,42 +110,3 @@ def disagrees(problem: dict, arms: list[str]) -> bool:
     """Whether the arms' pass/fail outcomes differ on this problem (any sample's pass status)."""
     outcomes = {tuple((problem.get(arm) or {}).get("passed", [])) for arm in arms}
     return len(outcomes) > 1
-
-
-def split_metadata(results_dir: Path) -> dict[str, dict]:
-    """Record id -> its ``.comments`` metadata, from the run's experiment test split (empty when absent).
-
-    Problem rows in results.json do not carry the metadata; the split that produced them does.
-    """
-    path = Path(results_dir) / "split" / "datasets" / "experiment" / "test.jsonl"
-    out: dict[str, dict] = {}
-    if not path.is_file():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn line in a split being written; the row shows without hints
-        if isinstance(row, dict) and isinstance(row.get("metadata"), dict):
-            out[str(row.get("id"))] = row["metadata"]
-    return out
-
-
-def training_histories(results_dir: Path, results: dict | None) -> dict[str, list[dict]]:
-    """Each arm's logged training steps: from results.json when the run finished, else from the
-    trainer's ``train/<arm>/history.json`` as it is written (so a run in progress shows live)."""
-    histories: dict[str, list[dict]] = {}
-    for arm, entry in ((results or {}).get("training") or {}).items():
-        if isinstance(entry, dict) and isinstance(entry.get("history"), list):
-            histories[arm] = entry["history"]
-    for path in sorted(Path(results_dir).glob("train/*/history.json")):
-        arm = path.parent.name
-        if arm in histories:
-            continue
-        try:
-            history = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue  # being rewritten right now; the next refresh reads it
-        if isinstance(history, list):
-            histories[arm] = history
-    return histories

@@ -20,9 +20,7 @@ from pathlib import Path
 
 from services.common.artifacts import sha256_file
 from services.common.errors import InputError
-
-REFERENCE_DIR = Path("results") / "reference"
-PROVENANCE_FILE = "PROVENANCE.json"
+from services.common.layout import PROVENANCE_FILE, REFERENCE_DIR, RunLayout
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,15 @@ def _read_object(path: Path) -> dict:
     return data
 
 
-def _history_files(run_dir: Path) -> list[Path]:
-    """Each training run's history.json (train/<arm>/ or train/fold<i>/seed<s>/<arm>/), not MLflow's copies."""
-    return sorted(p for p in run_dir.glob("train/**/history.json") if "mlartifacts" not in p.parts)
+def _promoted_files(run: RunLayout, reference: RunLayout) -> list[tuple[Path, Path]]:
+    """(source, destination) of what the reference keeps of a run, in the run folder's own layout:
+    results.json, the per-problem table, every job's history, and the experiment arm's test rows (the
+    dashboard's metadata hints). Checkpoints and generations stay in the run folder."""
+    pairs = [(run.results, reference.results), (run.problems_csv, reference.problems_csv),
+             (run.root / "layout.json", reference.root / "layout.json")]
+    pairs += [(path, reference.history(job)) for job, path in run.histories()]
+    pairs += [(run.rows(fold, "experiment"), reference.rows(fold, "experiment")) for fold in range(run.folds)]
+    return [(source, dest) for source, dest in pairs if source.is_file()]
 
 
 def promote(run_dir: Path, root: Path, design: ReferenceDesign | None = None) -> Path:
@@ -92,13 +96,10 @@ def promote(run_dir: Path, root: Path, design: ReferenceDesign | None = None) ->
     target = root / REFERENCE_DIR
     staging = target.with_name(target.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "histories").mkdir(parents=True)
-    shutil.copyfile(results_path, staging / "results.json")
-    for history in _history_files(run_dir):
-        rel = history.relative_to(run_dir / "train")
-        dest = staging / "histories" / rel
+    run = RunLayout.open(run_dir)
+    for source, dest in _promoted_files(run, RunLayout(staging, run.folds)):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(history, dest)
+        shutil.copyfile(source, dest)
     provenance = results.get("provenance", {})
     files = sorted(p for p in staging.rglob("*") if p.is_file())
     record = {

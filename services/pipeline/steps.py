@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 from tqdm import tqdm
@@ -27,12 +27,15 @@ from commentslab.v1 import (
     trainer_pb2,
     trainer_pb2_grpc,
 )
-from services.common.artifacts import read_json, to_path, to_uri
-from services.common.config import ExperimentConfig
+from services.common.artifacts import Location, read_json, to_location, to_uri
+from services.common.config import ExperimentConfig, SplitOptions
 from services.common.errors import InputError
 from services.common.grpc_client import describe_rpc_error, follow_progress, open_channel
 
-# Generous deadlines: a cpu-profile training step takes seconds, a whole arm minutes.
+if TYPE_CHECKING:
+    from services.exporter.export import ExportOptions
+
+# One table of deadlines for every call to every service. Generous: a cpu-profile training step takes seconds, a whole arm minutes.
 DEADLINES = {"export": 3600, "split": 600, "train": 6 * 3600, "load": 600, "generate": 3600, "execute": 3600,
              "compare": 60}
 
@@ -40,9 +43,11 @@ DEADLINES = {"export": 3600, "split": 600, "train": 6 * 3600, "load": 600, "gene
 class Steps(Protocol):
     """What the pipeline needs from the services."""
 
-    def export(self, repo: Path, records: Path, context_lines: int) -> dict: ...
-    def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict: ...
-    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict: ...
+    def export(self, repos: list[Path], records: Location, options: ExportOptions,
+               review_queue: str | None = None) -> dict: ...
+    def split(self, records: Location, out_dir: Location, seed: int, options: SplitOptions) -> dict: ...
+    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str,
+              job: dict | None = None) -> dict: ...
     def load(self, name: str, checkpoint: Path) -> None: ...
     def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]: ...
     def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]: ...
@@ -74,19 +79,30 @@ class LocalSteps:
     def __init__(self):
         self._generator = None
 
-    def export(self, repo: Path, records: Path, context_lines: int) -> dict:
-        from services.exporter.server import run_export
+    def export(self, repos: list[Path], records: Location, options: ExportOptions,
+               review_queue: str | None = None) -> dict:
+        from services.exporter.export import run_export
 
-        return run_export(repo, records, context_lines, show_progress=True).to_dict()
+        return run_export(repos[0], records, show_progress=True, options=options, more_repositories=repos[1:],
+                          review_queue=Path(review_queue) if review_queue else None).to_dict()
 
-    def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict:
-        from services.common.artifacts import read_jsonl
-        from services.splitter.split import split_records
+    def split(self, records: Location, out_dir: Location, seed: int, options: SplitOptions) -> dict:
+        from services.splitter.split import run_split
 
-        return split_records(read_jsonl(records), out_dir, cfg.seed, tuple(cfg.data.ratios), cfg.data.arms,
-                             cfg.data.test_metadata)
+        bars: dict[str, tqdm] = {}
 
-    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict:
+        def progress(stage: str, done: int, total: int) -> None:
+            bar = bars.setdefault(stage, tqdm(total=total, desc=f"split {stage}", unit="item"))
+            bar.update(done - bar.n)
+
+        try:
+            return run_split(records, out_dir, seed, options, progress)
+        finally:
+            for bar in bars.values():
+                bar.close()
+
+    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str,
+              job: dict | None = None) -> dict:
         from services.trainer.train import train_arm
 
         bar = None
@@ -97,7 +113,7 @@ class LocalSteps:
             bar.set_postfix(loss=f"{report.loss:.3f}", tok_s=f"{report.tokens_per_second:.0f}")
             bar.update(report.step - bar.n)  # a resumed run starts past its checkpoint's step
 
-        outcome = train_arm(dataset, arm, out_dir, cfg, tracking_uri, on_step)
+        outcome = train_arm(dataset, arm, out_dir, cfg, tracking_uri, on_step, job=job)
         if bar:
             bar.close()
         return _trained(to_uri(outcome.checkpoint), outcome.mlflow_run_id, outcome.steps, outcome.final_loss,
@@ -165,26 +181,35 @@ class GrpcSteps:
         for channel in self._channels.values():
             channel.close()
 
-    def export(self, repo: Path, records: Path, context_lines: int) -> dict:
+    def export(self, repos: list[Path], records: Location, options: ExportOptions,
+               review_queue: str | None = None) -> dict:
         stub = self._stub("exporter", exporter_pb2_grpc.ExporterStub)
-        request = exporter_pb2.ExportRequest(repository=to_uri(repo), out_uri=to_uri(records), context_lines=context_lines)
+        uris = [to_uri(r) for r in repos]
+        request = exporter_pb2.ExportRequest(
+            repository=uris[0], more_repositories=uris[1:], out_uri=to_uri(records), context_lines=options.context_lines,
+            allowed_licences=list(options.allowed_licences), no_licence_gate=not options.licence_gate,
+            lint=options.lint, min_completeness=options.min_completeness, review_queue=review_queue or "",
+        )
         result = follow_progress(stub.Export(request, timeout=DEADLINES["export"]), "exporter", "export", "file")
-        return read_json(to_path(result.report_uri))
+        return read_json(to_location(result.report_uri))
 
-    def split(self, records: Path, out_dir: Path, cfg: ExperimentConfig) -> dict:
+    def split(self, records: Location, out_dir: Location, seed: int, options: SplitOptions) -> dict:
         stub = self._stub("splitter", splitter_pb2_grpc.SplitterStub)
         request = splitter_pb2.SplitRequest(
-            records_uri=to_uri(records), out_uri=to_uri(out_dir), seed=cfg.seed, ratios=cfg.data.ratios,
-            arms=cfg.data.arms, test_metadata=cfg.data.test_metadata,
+            records_uri=to_uri(records), out_uri=to_uri(out_dir), seed=seed, ratios=options.ratios, arms=options.arms,
+            test_metadata=options.test_metadata, folds=options.folds if options.folds > 1 else 0,
+            group_by=options.group_by, near_duplicate_threshold=options.near_duplicate_threshold,
+            review_queue=options.review_queue or "", arms_file=options.arms_file or "",
         )
         result = follow_progress(stub.Split(request, timeout=DEADLINES["split"]), "splitter", "split")
-        return read_json(to_path(result.report_uri))
+        return read_json(to_location(result.report_uri))
 
-    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str) -> dict:
+    def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str,
+              job: dict | None = None) -> dict:
         stub = self._stub("trainer", trainer_pb2_grpc.TrainerStub)
         request = trainer_pb2.TrainRequest(
             dataset_uri=to_uri(dataset), arm=arm, out_uri=to_uri(out_dir), config_json=json.dumps(cfg.model_dump()),
-            tracking_uri=tracking_uri,
+            tracking_uri=tracking_uri, fold=job["fold"] if job else None,
         )
         bar = None
         result = None

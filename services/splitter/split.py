@@ -20,8 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from services.common.artifacts import join_uri, write_json, write_jsonl
+from services.common.artifacts import Location, is_blob, read_jsonl, to_path, write_json, write_jsonl
+from services.common.config import SplitOptions
 from services.common.errors import InputError
+from services.common.layout import review_queue, split_dataset_file, split_report
 from services.review.queue import ACCEPTED, REJECTED
 from services.splitter.template import arm_input
 
@@ -30,7 +32,7 @@ REQUIRED = ("id", "prompt", "completion", "metadata", "language", "provenance")
 ARMS_FILE = Path(__file__).with_name("arms.yaml")
 METADATA_PARTS = ("text", "params", "aiMetadata")
 GROUP_BY = ("file", "repository")
-DEFAULT_NEAR_DUP = 0.85
+DEFAULT_NEAR_DUP = SplitOptions.model_fields["near_duplicate_threshold"].default
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SHINGLE = 5
 _NUM_PERM = 64
@@ -357,14 +359,14 @@ def metadata_repeats_target(record: dict, min_chars: int = 25) -> bool:
                for line in str(record.get("completion", "")).splitlines())
 
 
-def _write_arms(splits: dict[str, list[dict]], out_dir: Path | str, arms: list[ArmSpec], test_metadata: str,
-                seed: int, progress: ProgressFn | None) -> list[dict]:
+def _write_arms(splits: dict[str, list[dict]], out_dir: Path | str, fold: int | None, arms: list[ArmSpec],
+                test_metadata: str, seed: int, progress: ProgressFn | None) -> list[dict]:
     counts = []
     total = len(arms) * len(SPLITS)
     for arm in arms:
         for split in SPLITS:
             rows = build_arm(splits[split], arm, split, test_metadata, seed)
-            write_jsonl(join_uri(out_dir, "datasets", arm.name, f"{split}.jsonl"), rows)
+            write_jsonl(split_dataset_file(out_dir, fold, arm.name, split), rows)
             counts.append({"arm": arm.name, "split": split, "rows": len(rows)})
             if progress:
                 progress("write", len(counts), total)
@@ -414,7 +416,8 @@ def split_records(
     arm_specs: dict[str, ArmSpec] | None = None,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """Write `datasets/<arm>/<split>.jsonl` under `out_dir` and `split_report.json`; returns the report."""
+    """Write `datasets/<arm>/<split>.jsonl` and `split_report.json` under `out_dir` (names from
+    services.common.layout); returns the report."""
     arm_list = resolve_arms(arms, arm_specs)
     _check_ratios(tuple(ratios))
     good, rejects = validate(records, review)
@@ -425,7 +428,7 @@ def split_records(
     near = remove_cross_split_near_duplicates(splits, near_duplicate_threshold, signatures)
     if progress:
         progress("dedupe", len(near), len(good))
-    counts = _write_arms(splits, out_dir, arm_list, test_metadata, seed, progress)
+    counts = _write_arms(splits, out_dir, None, arm_list, test_metadata, seed, progress)
     checks = leakage_checks(splits, group_by, near_duplicate_threshold, signatures)
     report = {
         "mode": "split",
@@ -449,7 +452,7 @@ def split_records(
         "leakageChecksPassed": all(v == 0 for v in checks.values()),
         "filesSpanningSplits": checks["filesSpanningSplits"],
     }
-    write_json(join_uri(out_dir, "split_report.json"), report)
+    write_json(split_report(out_dir), report)
     return report
 
 
@@ -468,7 +471,8 @@ def split_folds(
     arm_specs: dict[str, ArmSpec] | None = None,
     progress: ProgressFn | None = None,
 ) -> dict:
-    """K-fold: write `folds/<i>/datasets/<arm>/{train,validation,test}.jsonl` for i in 0..K-1; returns the report.
+    """K-fold: write `folds/<i>/datasets/<arm>/{train,validation,test}.jsonl` for i in 0..K-1 and the whole
+    split's `split_report.json`; returns the report.
 
     Groups (files, or repositories; near-duplicate groups merged) are dealt to K folds per stratum,
     each to the fold with the fewest records so far, so every record is in exactly one fold's test
@@ -483,7 +487,8 @@ def split_folds(
     signatures: dict = {}
     groups, merges = _merge_near_duplicate_groups(_group(good, group_by), near_duplicate_threshold, signatures)
     if len(groups) < folds:
-        raise InputError("folds", f"{folds} folds need at least {folds} groups ({group_by}s); there are {len(groups)}")
+        raise InputError("folds", f"{folds} folds need at least {folds} groups ({group_by}s); there are {len(groups)}: "
+                                  "lower data.folds or add records")
     fold_of: dict[str, int] = {}
     sizes = [0] * folds
     for _, keys in sorted(_groups_by_stratum(groups).items()):
@@ -507,12 +512,11 @@ def split_folds(
             "test": _rows(groups, [k for k in groups if fold_of[k] == fold]),
         }
         tested.update(r["id"] for r in splits["test"])
-        fold_dir = join_uri(out_dir, "folds", str(fold))
-        counts = _write_arms(splits, fold_dir, arm_list, test_metadata, seed, None)
+        counts = _write_arms(splits, out_dir, fold, arm_list, test_metadata, seed, None)
         checks = leakage_checks(splits, group_by, near_duplicate_threshold, signatures)
         fold_report = {"fold": fold, "counts": counts, "records": {s: len(splits[s]) for s in SPLITS},
                        "leakage": checks, "leakageChecksPassed": all(v == 0 for v in checks.values())}
-        write_json(join_uri(fold_dir, "split_report.json"), fold_report)
+        write_json(split_report(out_dir, fold), fold_report)
         fold_reports.append(fold_report)
         if progress:
             progress("folds", fold + 1, folds)
@@ -534,5 +538,27 @@ def split_folds(
         "everyRecordTestedOnce": len(tested) == len(good) and all(n == 1 for n in tested.values()),
         "leakageChecksPassed": all(f["leakageChecksPassed"] for f in fold_reports),
     }
-    write_json(join_uri(out_dir, "folds_report.json"), report)
+    write_json(split_report(out_dir), report)
     return report
+
+
+def run_split(records: Location, out: Location, seed: int, options: SplitOptions,
+              progress: ProgressFn | None = None) -> dict:
+    """Split the JSONL `records` (local or az://) into `out` as `options` say: one split, or K folds.
+
+    The review queue's decisions decide flagged records: `options.review_queue`, else the queue the
+    export left beside local records, if any.
+    """
+    from services.review.queue import ReviewQueue
+
+    queue = Path(options.review_queue) if options.review_queue else None
+    if queue is None and not is_blob(records) and review_queue(to_path(records)).is_file():
+        queue = review_queue(to_path(records))
+    common = {"group_by": options.group_by, "near_duplicate_threshold": options.near_duplicate_threshold,
+              "review": ReviewQueue(queue).decisions() if queue else None,
+              "arm_specs": load_arms(Path(options.arms_file)) if options.arms_file else None, "progress": progress}
+    ratios = tuple(options.ratios)
+    if options.folds > 1:
+        return split_folds(read_jsonl(records), out, options.folds, seed, options.arms, options.test_metadata,
+                           ratios=ratios, **common)
+    return split_records(read_jsonl(records), out, seed, ratios, options.arms, options.test_metadata, **common)

@@ -71,6 +71,7 @@ class TrainerServicer(trainer_pb2_grpc.TrainerServicer):
                 on_status=lambda text: emit(trainer_pb2.TrainEvent(status=common_pb2.Progress(
                     stage="resume" if text.startswith("resuming") else "train", detail=text))),
                 resume=not request.restart,
+                job={"fold": request.fold, "seed": cfg.seed} if request.HasField("fold") else None,
             )
 
         def result(outcome):

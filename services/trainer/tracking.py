@@ -11,7 +11,7 @@ from services.common.artifacts import to_uri
 from services.common.config import ExperimentConfig
 from services.common.logs import setup_logging
 
-EXPERIMENT = "commentslab"  # services/gateway/training_source.py reads this experiment
+EXPERIMENT = "commentslab"  # services/gateway/run_folder.py reads this experiment
 log = setup_logging(__name__)
 
 

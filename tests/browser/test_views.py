@@ -11,6 +11,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from test_dashboard import make_sample_results
 
+from services.common.layout import Job, RunLayout
 from services.review.queue import ReviewQueue
 
 pytestmark = pytest.mark.browser
@@ -144,8 +145,8 @@ def test_an_empty_run_says_what_is_missing(chrome, start_dashboard, tmp_path):
 
 def test_training_curves_update_live_while_a_run_trains(chrome, start_dashboard, tmp_path):
     run = tmp_path / "training"
-    (run / "train" / "control").mkdir(parents=True)
-    history = run / "train" / "control" / "history.json"
+    history = RunLayout(run).history(Job(0, 1234, "control"))
+    history.parent.mkdir(parents=True)
     history.write_text(json.dumps([{"step": s, "loss": 4.0 - 0.1 * s} for s in range(1, 6)]), encoding="utf-8")
     chrome.get(start_dashboard(run) + "training")
     wait = WebDriverWait(chrome, 30)

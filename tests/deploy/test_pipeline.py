@@ -15,6 +15,7 @@ import yaml
 from rendering import AKS_VALUES, CHART, ROOT
 
 from services.common.errors import InputError
+from services.common.layout import Job
 
 COMPILED = ROOT / "pipelines" / "commentslab_pipeline.yaml"
 COMPONENTS = ROOT / "pipelines" / "components.py"
@@ -85,25 +86,25 @@ def test_components_are_one_call_into_pipelines_tasks():
 
 
 def test_jobs_cover_every_fold_seed_and_arm(tmp_path):
-    from pipelines.tasks import parse_job, plan_jobs, resolve_config
+    from pipelines.tasks import plan_jobs, resolve_config
 
     config = tmp_path / "config.json"
     assert resolve_config(str(config), "smoke", seeds=[1.0, 2.0], folds=2, arms=["control", "experiment"]) == "smoke"
     jobs = plan_jobs(str(config))
     assert len(jobs) == 8 and len(set(jobs)) == 8
-    assert parse_job(jobs[0]) == (0, 1, "control")
-    assert {parse_job(j)[1] for j in jobs} == {1, 2}
+    assert Job.parse(jobs[0]) == Job(0, 1, "control")
+    assert {Job.parse(j).seed for j in jobs} == {1, 2}
     stored = json.loads(config.read_text())
     assert stored["seeds"] == [1, 2] and stored["data"]["folds"] == 2
 
 
 def test_a_run_without_the_control_arm_is_refused_with_the_reason(tmp_path):
-    from pipelines.tasks import parse_job, resolve_config
+    from pipelines.tasks import resolve_config
 
     with pytest.raises(InputError, match="control and experiment"):
         resolve_config(str(tmp_path / "c.json"), "smoke", arms=["experiment", "placebo"])
-    with pytest.raises(InputError, match="fold/seed/arm"):
-        parse_job("control")
+    with pytest.raises(InputError, match="nonsense.*is not defined"):
+        resolve_config(str(tmp_path / "c.json"), "smoke", arms=["control", "experiment", "nonsense"])
 
 
 def test_base_model_and_overrides_reach_the_config(tmp_path):
@@ -139,54 +140,39 @@ def _total(samples: dict[tuple, float], name: str) -> float:
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_the_pipeline_runs_end_to_end_under_kfp_local(grpc_services, tmp_path, monkeypatch):
-    """The smoke profile through every component, programs in the real Sandbox service, stats in Stats."""
-    import kfp.local
-
-    # kfp.local runs the parallel train/evaluate steps as sibling processes on this machine's two cores;
-    # one math thread each stands in for a pod's own CPUs (oversubscribed, they ran 2-3x slower).
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-
-    from pipelines.pipeline import commentslab_pipeline
+@pytest.mark.timeout(3600)  # the first test to ask for the Kubeflow run waits for it
+def test_the_pipeline_runs_end_to_end_under_kfp_local(grpc_services, design_kfp_run):
+    """The design's shape through every component, programs in the real Sandbox service, stats in Stats;
+    published as one run folder (tests/integration/test_runners_agree.py compares it with the local runner)."""
     from pipelines.tasks import headline_metrics
 
-    metrics_port = {s.name: s.metrics_port for s in grpc_services.services}
-    before = {name: _scrape(metrics_port[name]) for name in ("sandbox", "stats")}
-    kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
-    task = commentslab_pipeline(
-        profile="smoke", overrides=["train.steps=2"], run_name="smoke", results_destination=str(tmp_path / "results"),
-        mlflow_tracking_uri="", sandbox_address=grpc_services.addresses["sandbox"],
-        stats_address=grpc_services.addresses["stats"],
-    )
-    published = tmp_path / "results" / "smoke"
-    assert task.output == str(published)
+    published = design_kfp_run
     results = json.loads((published / "results.json").read_text())
-    assert (tmp_path / "results" / "current" / "results.json").read_text() == (published / "results.json").read_text()
+    current = published.parent / "current"
+    assert (current / "results.json").read_text() == (published / "results.json").read_text()
+    assert not list(current.rglob("*.safetensors")), "current/ is for the dashboard: no checkpoints"
 
-    assert results["schemaVersion"] == 1 and results["arms"] == ["control", "experiment"]
-    assert results["config"]["profile"] == "smoke" and results["config"]["train"]["steps"] == 2
+    assert results["schemaVersion"] == 1 and results["arms"] == ["control", "experiment", "placebo"]
+    assert results["config"]["profile"] == "smoke" and results["config"]["data"]["folds"] == 2
     assert results["provenance"]["runner"] == "kubeflow"
     n = results["config"]["generate"]["n"]
     problems = results["problems"]
-    assert problems and all(len(p[arm]["statuses"]) == n for p in problems for arm in ("control", "experiment"))
-    for arm in ("control", "experiment"):
-        assert len(results["training"][arm]["history"]) == 2
-        checkpoint = published / results["training"][arm]["checkpoint"]
-        assert checkpoint == published / "checkpoints" / f"0-1234-{arm}"
-        assert any(checkpoint.glob("*.safetensors")), sorted(p.name for p in checkpoint.iterdir())
-    assert results["verdict"]
+    assert problems and all(len(p[arm]["statuses"]) == n for p in problems for arm in results["arms"])
+    for arm in results["arms"]:
+        for run in results["training"][arm]["runs"]:
+            assert len(run["history"]) == results["config"]["train"]["steps"]
+            assert any((published / run["checkpoint"]).glob("*.safetensors"))
+    assert results["verdict"] and results["controls"]["folds"]
 
     # Every program ran in the Sandbox service and every metric was compared by the Stats service.
+    metrics_port = {s.name: s.metrics_port for s in grpc_services.services}
     after = {name: _scrape(metrics_port[name]) for name in ("sandbox", "stats")}
-    ran = _total(after["sandbox"], "commentslab_sandbox_executions_total") - _total(
-        before["sandbox"], "commentslab_sandbox_executions_total")
-    assert ran >= 2 * len(problems) * n
-    compared = _total(after["stats"], "commentslab_stats_comparisons_total") - _total(
-        before["stats"], "commentslab_stats_comparisons_total")
-    assert compared == len(results["metrics"])
+    jobs = len(results["arms"]) * len(results["config"]["seeds"])
+    assert _total(after["sandbox"], "commentslab_sandbox_executions_total") >= jobs * len(problems) * n
+    assert _total(after["stats"], "commentslab_stats_comparisons_total") >= len(results["metrics"])
 
     # The statistics step's Metrics artifact (what the Kubeflow UI shows) holds the headline figures.
-    outputs = [json.loads(p.read_text()) for p in (tmp_path / "root").rglob("statistics/executor_output.json")]
+    outputs = [json.loads(p.read_text()) for p in published.parents[1].rglob("statistics/executor_output.json")]
     assert len(outputs) == 1
     logged = outputs[0]["artifacts"]["metrics"]["artifacts"][0]["metadata"]
     expected = headline_metrics(results)

@@ -114,7 +114,7 @@ def test_export_and_split_write_to_blob_storage_from_the_cli(blob_env, humaneval
     assert len(test_rows) == 24 and read_json("az://datasets/demo/split/split_report.json")["leakageChecksPassed"]
     assert main(["split", "az://datasets/demo/records.jsonl", "--out", "az://datasets/demo/folds", "--folds",
                  "3"]) == 0
-    assert read_json("az://datasets/demo/folds/folds_report.json")["everyRecordTestedOnce"]
+    assert read_json("az://datasets/demo/folds/split_report.json")["everyRecordTestedOnce"]
     assert len(list_files("az://datasets/demo/folds/folds/2")) == 7  # 2 arms x 3 splits + the fold's report
 
 

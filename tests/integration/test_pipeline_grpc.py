@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc, stats_pb2, stats_pb2_grpc
 from services.common.artifacts import read_jsonl
 from services.common.grpc_client import open_channel
+from services.common.layout import RunLayout
 from services.evaluator.harness import program_for
 from services.sandbox.execute import Limits, run_program
 
@@ -43,8 +44,8 @@ def test_results_have_the_designed_shape(smoke_run):
     assert results["config"]["profile"] == "smoke"
     prov = results["provenance"]
     assert prov["commit"] and prov["createdAt"] and prov["machine"]["cpus"] >= 1
-    assert {"export", "split", "train:control", "train:experiment", "evaluate:control", "stats", "total"} <= set(
-        prov["wallSeconds"])
+    assert {"export", "split", "controls", "train:0/1234/control", "train:0/1234/experiment",
+            "generate:0/1234/control", "evaluate:0/1234/control", "total"} <= set(prov["wallSeconds"])
     for arm in ("control", "experiment"):
         training = results["training"][arm]
         assert len(training["history"]) == results["config"]["train"]["steps"] == training["steps"]
@@ -58,7 +59,7 @@ def test_results_have_the_designed_shape(smoke_run):
 
 def test_each_functional_result_equals_a_direct_run_of_its_tests(smoke_run):
     results = json.loads((smoke_run / "results.json").read_text())
-    rows = {r["id"]: r for r in read_jsonl(smoke_run / "split" / "datasets" / "control" / "test.jsonl")}
+    rows = {r["id"]: r for r in read_jsonl(RunLayout.open(smoke_run).rows(0, "control"))}
     limits = Limits(cpu_seconds=results["config"]["evaluate"]["cpu_seconds"],
                     wall_seconds=results["config"]["evaluate"]["wall_seconds"])
     checked = 0
@@ -104,5 +105,5 @@ def test_a_second_run_skips_every_finished_step(smoke_run, grpc_services):
         pytest.skip("manifests only promise reuse for committed code (the tree has uncommitted changes)")
     steps = GrpcSteps(grpc_services.addresses)
     results = run_experiment(steps, load_config("smoke"), smoke_run)
-    assert {"corpus", "export", "split", "train:control", "train:experiment"} <= set(
+    assert {"corpus", "export", "split", "train:0/1234/control", "train:0/1234/experiment"} <= set(
         results["provenance"]["skippedSteps"])

@@ -11,9 +11,10 @@ import pytest
 from services.cli import main
 from services.common.config import load_config
 from services.common.errors import InputError
+from services.evaluator.harness import score_arm
 from services.evaluator.report import comparison_csv, comparison_latex
+from services.evaluator.results import compare_arms
 from services.evaluator.results_schema import results_schema, validate_results
-from services.pipeline.run import compare_arms, score_completions
 from services.pipeline.steps import LocalSteps
 from services.stats.multiple import holm_adjusted
 
@@ -31,9 +32,9 @@ def comparison(humaneval_records):
     steps = LocalSteps()
     control = [[r["completion"] if i % 2 == 0 else "    return None\n"] for i, r in enumerate(rows)]
     experiment = [[r["completion"]] for r in rows]
-    scored = {"control": score_completions(steps, rows, control, cfg, None),
-              "experiment": score_completions(steps, rows, experiment, cfg, None)}
-    return compare_arms(steps, scored, rows, cfg), rows
+    scored = {arm: [score_arm(rows, completions, lambda programs: steps.run_programs(programs, cfg), None)]
+              for arm, completions in (("control", control), ("experiment", experiment))}
+    return compare_arms(scored, rows, cfg, steps.compare), rows
 
 
 def test_pass_fail_with_one_sample_is_decided_by_mcnemar_and_holm(comparison):

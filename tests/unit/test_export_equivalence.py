@@ -307,7 +307,7 @@ def test_the_varied_repository_covers_what_it_claims_to(varied):
 
 def test_records_written_as_json_lines_are_the_same_records(varied, tmp_path):
     from services.common.artifacts import read_jsonl
-    from services.exporter.server import run_export
+    from services.exporter.export import run_export
 
     out = tmp_path / "records.jsonl"
     report = run_export(varied, out, options=ExportOptions(workers=1, pseudonym_key="pinned"))
@@ -317,8 +317,7 @@ def test_records_written_as_json_lines_are_the_same_records(varied, tmp_path):
 
 
 def test_nan_and_huge_numbers_in_a_sidecar_are_written_as_the_standard_library_writes_them(tmp_path):
-    from services.exporter.export import encode_record
-    from services.exporter.server import run_export
+    from services.exporter.export import encode_record, run_export
 
     repo = tmp_path / "odd"
     _write(repo, "LICENSE", LICENSE_TEXT)

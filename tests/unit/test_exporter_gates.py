@@ -135,7 +135,7 @@ def test_parallel_export_writes_the_same_records_in_the_same_order(tmp_path, wor
     records = list(export_repository(repo, report=report, options=ExportOptions(workers=workers)))
     assert [r["entryPoint"] for r in records] == [f"add{i}" for i in range(8)]
     assert report.sidecars == 9 and report.records == 8 and [r["kind"] for r in report.rejects] == ["invalid_json"]
-    from services.exporter.server import run_export
+    from services.exporter.export import run_export
 
     run_export(repo, tmp_path / f"w{workers}.jsonl", options=ExportOptions(workers=workers))
     serial = tmp_path / "serial.jsonl"

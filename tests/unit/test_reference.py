@@ -47,15 +47,18 @@ def test_promoted_files_are_the_runs_bytes_and_an_edit_is_caught(smoke_run, tmp_
             f"the run's code version is {results['provenance']['commit']!r}: run it from a clean checkout of a commit"]
         results["provenance"]["commit"] = "0" * 40
         run = tmp_path / "run"
-        shutil.copytree(smoke_run / "train", run / "train")
+        shutil.copytree(smoke_run, run, ignore=shutil.ignore_patterns("*.safetensors", "mlflow.db", "corpus"))
         (run / "results.json").write_text(json.dumps(results))
     else:
         run = smoke_run
     target = promote(run, tmp_path / "site", design)
     assert target == tmp_path / "site" / REFERENCE_DIR
     assert (target / "results.json").read_bytes() == (run / "results.json").read_bytes()
-    histories = sorted(p.relative_to(target / "histories").as_posix() for p in (target / "histories").rglob("*.json"))
-    assert histories == ["control/history.json", "experiment/history.json"]
+    # What the reference keeps, in the run folder's own layout (so the dashboard reads it like a run).
+    kept = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert kept == [PROVENANCE_FILE, "layout.json", "problems.csv", "results.json",
+                    "split/datasets/experiment/test.jsonl", "train/fold0/seed1234/control/history.json",
+                    "train/fold0/seed1234/experiment/history.json"]
     record = json.loads((target / PROVENANCE_FILE).read_text())
     assert record["commit"] == results["provenance"]["commit"] and record["wallSeconds"]["total"] > 0
     assert record["config"]["profile"] == "smoke" and "gpus" in record["machine"]
@@ -65,9 +68,10 @@ def test_promoted_files_are_the_runs_bytes_and_an_edit_is_caught(smoke_run, tmp_
     edited["verdict"] = "The metadata helps."
     (target / "results.json").write_text(json.dumps(edited))
     (target / "notes.txt").write_text("added by hand")
-    (target / "histories" / "control" / "history.json").unlink()
+    (target / "train" / "fold0" / "seed1234" / "control" / "history.json").unlink()
     assert verify(target) == ["notes.txt: not produced by the run (not in PROVENANCE.json)",
-                              "histories/control/history.json: missing", "results.json: changed since it was promoted"]
+                              "results.json: changed since it was promoted",
+                              "train/fold0/seed1234/control/history.json: missing"]
 
 
 def test_committed_reference_results_are_exactly_what_a_run_promoted():

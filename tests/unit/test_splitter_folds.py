@@ -37,7 +37,7 @@ def test_k_folds_test_every_record_exactly_once_with_no_file_in_two_splits(tmp_p
     again = split_folds(list(reversed(humaneval_records)), tmp_path / "again", folds=5, seed=3,
                         arms=["control"], test_metadata="none")
     assert [f["records"] for f in again["foldReports"]] == [f["records"] for f in report["foldReports"]]
-    assert (tmp_path / "folds_report.json").is_file()
+    assert (tmp_path / "split_report.json").is_file()
 
 
 def test_every_split_gets_its_share_of_each_language(tmp_path):

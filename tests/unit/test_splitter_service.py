@@ -27,7 +27,7 @@ def test_split_and_folds_stream_progress_then_the_result(tmp_path, humaneval_rec
     assert sum(c.rows for c in result.counts if c.arm == "params-only") == 164
     assert len(list(read_jsonl(tmp_path / "split" / "datasets" / "params-only" / "test.jsonl"))) == 24
     fold_result = folds[-1].result
-    assert fold_result.folds == 4 and fold_result.report_uri.endswith("folds_report.json")
+    assert fold_result.folds == 4 and fold_result.report_uri.endswith("split_report.json")
     assert [e.progress.done for e in folds if e.HasField("progress")] == [1, 2, 3, 4]
     tests = sum(c.rows for c in fold_result.counts if c.split == "test" and c.arm.endswith("/control"))
     assert tests == 164

@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from commentslab.v1 import common_pb2 as commentslab_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63ommentslab/v1/trainer.proto\x12\x0e\x63ommentslab.v1\x1a\x1b\x63ommentslab/v1/common.proto\"}\n\x0cTrainRequest\x12\x13\n\x0b\x64\x61taset_uri\x18\x01 \x01(\t\x12\x0b\n\x03\x61rm\x18\x02 \x01(\t\x12\x0f\n\x07out_uri\x18\x03 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\x12\x14\n\x0ctracking_uri\x18\x05 \x01(\t\x12\x0f\n\x07restart\x18\x06 \x01(\x08\"\xa3\x01\n\rTrainProgress\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x02 \x01(\x03\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x15\n\rlearning_rate\x18\x04 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x05 \x01(\x01\x12\x14\n\x0cseconds_left\x18\x06 \x01(\x01\x12\x19\n\x11resumed_from_step\x18\x07 \x01(\x03\"\xc8\x02\n\x0bTrainResult\x12\x16\n\x0e\x63heckpoint_uri\x18\x01 \x01(\t\x12\x15\n\rmlflow_run_id\x18\x02 \x01(\t\x12\r\n\x05steps\x18\x03 \x01(\x03\x12\x12\n\nfinal_loss\x18\x04 \x01(\x01\x12\x14\n\x0cwall_seconds\x18\x05 \x01(\x01\x12\x13\n\x0bhistory_uri\x18\x06 \x01(\t\x12\x1c\n\x0fvalidation_loss\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x0bstop_reason\x18\x08 \x01(\t\x12\x11\n\tbest_step\x18\t \x01(\x03\x12\x19\n\x11resumed_from_step\x18\n \x01(\x03\x12\x18\n\x10registered_model\x18\x0b \x01(\t\x12\x1a\n\x12registered_version\x18\x0c \x01(\t\x12\x11\n\tplan_json\x18\r \x01(\tB\x12\n\x10_validation_loss\"\xa3\x01\n\nTrainEvent\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.commentslab.v1.TrainProgressH\x00\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.commentslab.v1.TrainResultH\x00\x12*\n\x06status\x18\x03 \x01(\x0b\x32\x18.commentslab.v1.ProgressH\x00\x42\x07\n\x05\x65vent2N\n\x07Trainer\x12\x43\n\x05Train\x12\x1c.commentslab.v1.TrainRequest\x1a\x1a.commentslab.v1.TrainEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63ommentslab/v1/trainer.proto\x12\x0e\x63ommentslab.v1\x1a\x1b\x63ommentslab/v1/common.proto\"\x99\x01\n\x0cTrainRequest\x12\x13\n\x0b\x64\x61taset_uri\x18\x01 \x01(\t\x12\x0b\n\x03\x61rm\x18\x02 \x01(\t\x12\x0f\n\x07out_uri\x18\x03 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\x12\x14\n\x0ctracking_uri\x18\x05 \x01(\t\x12\x0f\n\x07restart\x18\x06 \x01(\x08\x12\x11\n\x04\x66old\x18\x07 \x01(\x05H\x00\x88\x01\x01\x42\x07\n\x05_fold\"\xa3\x01\n\rTrainProgress\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x13\n\x0btotal_steps\x18\x02 \x01(\x03\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x15\n\rlearning_rate\x18\x04 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x05 \x01(\x01\x12\x14\n\x0cseconds_left\x18\x06 \x01(\x01\x12\x19\n\x11resumed_from_step\x18\x07 \x01(\x03\"\xc8\x02\n\x0bTrainResult\x12\x16\n\x0e\x63heckpoint_uri\x18\x01 \x01(\t\x12\x15\n\rmlflow_run_id\x18\x02 \x01(\t\x12\r\n\x05steps\x18\x03 \x01(\x03\x12\x12\n\nfinal_loss\x18\x04 \x01(\x01\x12\x14\n\x0cwall_seconds\x18\x05 \x01(\x01\x12\x13\n\x0bhistory_uri\x18\x06 \x01(\t\x12\x1c\n\x0fvalidation_loss\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x0bstop_reason\x18\x08 \x01(\t\x12\x11\n\tbest_step\x18\t \x01(\x03\x12\x19\n\x11resumed_from_step\x18\n \x01(\x03\x12\x18\n\x10registered_model\x18\x0b \x01(\t\x12\x1a\n\x12registered_version\x18\x0c \x01(\t\x12\x11\n\tplan_json\x18\r \x01(\tB\x12\n\x10_validation_loss\"\xa3\x01\n\nTrainEvent\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.commentslab.v1.TrainProgressH\x00\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.commentslab.v1.TrainResultH\x00\x12*\n\x06status\x18\x03 \x01(\x0b\x32\x18.commentslab.v1.ProgressH\x00\x42\x07\n\x05\x65vent2N\n\x07Trainer\x12\x43\n\x05Train\x12\x1c.commentslab.v1.TrainRequest\x1a\x1a.commentslab.v1.TrainEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'commentslab.v1.trainer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRAINREQUEST']._serialized_start=77
-  _globals['_TRAINREQUEST']._serialized_end=202
-  _globals['_TRAINPROGRESS']._serialized_start=205
-  _globals['_TRAINPROGRESS']._serialized_end=368
-  _globals['_TRAINRESULT']._serialized_start=371
-  _globals['_TRAINRESULT']._serialized_end=699
-  _globals['_TRAINEVENT']._serialized_start=702
-  _globals['_TRAINEVENT']._serialized_end=865
-  _globals['_TRAINER']._serialized_start=867
-  _globals['_TRAINER']._serialized_end=945
+  _globals['_TRAINREQUEST']._serialized_start=78
+  _globals['_TRAINREQUEST']._serialized_end=231
+  _globals['_TRAINPROGRESS']._serialized_start=234
+  _globals['_TRAINPROGRESS']._serialized_end=397
+  _globals['_TRAINRESULT']._serialized_start=400
+  _globals['_TRAINRESULT']._serialized_end=728
+  _globals['_TRAINEVENT']._serialized_start=731
+  _globals['_TRAINEVENT']._serialized_end=894
+  _globals['_TRAINER']._serialized_start=896
+  _globals['_TRAINER']._serialized_end=974
 # @@protoc_insertion_point(module_scope)

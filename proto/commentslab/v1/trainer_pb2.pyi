@@ -7,20 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TrainRequest(_message.Message):
-    __slots__ = ("dataset_uri", "arm", "out_uri", "config_json", "tracking_uri", "restart")
+    __slots__ = ("dataset_uri", "arm", "out_uri", "config_json", "tracking_uri", "restart", "fold")
     DATASET_URI_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
     OUT_URI_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     TRACKING_URI_FIELD_NUMBER: _ClassVar[int]
     RESTART_FIELD_NUMBER: _ClassVar[int]
+    FOLD_FIELD_NUMBER: _ClassVar[int]
     dataset_uri: str
     arm: str
     out_uri: str
     config_json: str
     tracking_uri: str
     restart: bool
-    def __init__(self, dataset_uri: _Optional[str] = ..., arm: _Optional[str] = ..., out_uri: _Optional[str] = ..., config_json: _Optional[str] = ..., tracking_uri: _Optional[str] = ..., restart: _Optional[bool] = ...) -> None: ...
+    fold: int
+    def __init__(self, dataset_uri: _Optional[str] = ..., arm: _Optional[str] = ..., out_uri: _Optional[str] = ..., config_json: _Optional[str] = ..., tracking_uri: _Optional[str] = ..., restart: _Optional[bool] = ..., fold: _Optional[int] = ...) -> None: ...
 
 class TrainProgress(_message.Message):
     __slots__ = ("step", "total_steps", "loss", "learning_rate", "tokens_per_second", "seconds_left", "resumed_from_step")
