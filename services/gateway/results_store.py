@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 # REFERENCE_DIR: the committed reference results, shown by default when they exist (default_results_dir).
-from services.common.layout import REFERENCE_DIR, RESULTS_FILE
+from services.common.layout import REFERENCE_DIR, RESULTS_FILE, RunLayout
 from services.common.layout import RESULTS_SCHEMA_VERSION as SCHEMA_VERSION
 from services.evaluator.results_schema import ResultsSchemaError, validate_results
 
@@ -37,7 +37,7 @@ def load_results(results_dir: Path) -> dict:
     dict returned is shared between calls and must not be modified.
     """
     results_dir = Path(results_dir)
-    path = results_dir / RESULTS_FILE
+    path = RunLayout(results_dir).results
     if not results_dir.is_dir():
         raise ResultsError(f"The results folder {results_dir} does not exist. {_how_to_produce(results_dir)}")
     try:
