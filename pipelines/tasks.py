@@ -17,6 +17,7 @@ from services.common.artifacts import read_json, to_path, write_json
 from services.common.config import ExperimentConfig, config_from_dict, load_config
 from services.common.errors import InputError
 from services.common.layout import Job, RunLayout
+from services.evaluator.results_schema import validate_results
 from services.pipeline import experiment
 from services.pipeline.steps import GrpcSteps, LocalSteps
 
@@ -170,7 +171,9 @@ def publish_results(results_dir: str, model_dirs: list[str], destination: str, r
     results_part = RunLayout.reading(results_dir)
     if not results_part.results.is_file():
         raise InputError(str(results_part.results), "the statistics step wrote no results.json")
-    folds = int(read_json(results_part.results).get("evaluation", {}).get("folds", 1))
+    results = read_json(results_part.results)
+    validate_results(results, str(results_part.results))
+    folds = int(results["evaluation"]["folds"])
     parts = [RunLayout(d, folds) for d in [*model_dirs, *([split_dir] if split_dir else []), results_dir]]
     target = RunLayout(to_path(destination) / run_name, folds)
     # `current` is replaced whole, so the dashboard never reads a half-copied run.

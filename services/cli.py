@@ -131,7 +131,7 @@ def cmd_train(args) -> int:
         return 0
     from tqdm import tqdm
 
-    from services.trainer.plan import DistEnv
+    from services.trainer.hardware import DistEnv
     from services.trainer.train import train_arm
 
     bar = None

@@ -59,7 +59,7 @@ class ModelConfig(_Strict):
     kind: Literal["tiny-random", "smollm2-gguf", "hf"]
     path: str | None = None
     tokenizer: Literal["smollm2"] = "smollm2"
-    # auto: bfloat16 on a CUDA device that supports it, else float32 (see models.resolve_dtype).
+    # auto: bfloat16 on a CUDA device that supports it, else float32 (see models.dtype_name).
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     device: str = "cpu"
     hidden_size: int = 64

@@ -21,6 +21,7 @@ from pathlib import Path
 from services.common.artifacts import sha256_file
 from services.common.errors import InputError
 from services.common.layout import PROVENANCE_FILE, REFERENCE_DIR, RunLayout
+from services.evaluator.results_schema import validate_results
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def promote(run_dir: Path, root: Path, design: ReferenceDesign | None = None) ->
     if not results_path.is_file():
         raise InputError(str(run_dir), "has no results.json; the run has not finished (re-run it to resume)")
     results = _read_object(results_path)
+    validate_results(results, str(results_path))
     problems = shortfalls(results, design)
     if problems:
         raise InputError(str(run_dir), "is not a reference run: " + "; ".join(problems))
