@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from design_shape import DESIGN, DESIGN_SETS, design_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,18 +132,6 @@ def pytest_configure(config):
     # Tests never reach a model hub; everything loads from installed packages.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-# The reference design's shape on the smoke model, small enough for the suite: 2 folds x 2 training seeds x
-# control/experiment/placebo, 4 samples per problem, pass@1 and pass@2, on HumanEval's first 24 problems.
-DESIGN = {"folds": 2, "seeds": [1234, 4321], "arms": ["control", "experiment", "placebo"]}
-DESIGN_SETS = ["data.corpus_problems=24", "generate.n=4", "evaluate.k=[1, 2]", "train.steps=4"]
-
-
-def design_overrides() -> list[str]:
-    """DESIGN and DESIGN_SETS as `--set` overrides of the smoke profile."""
-    return [f"data.folds={DESIGN['folds']}", f"seeds=[{', '.join(map(str, DESIGN['seeds']))}]",
-            f"data.arms=[{', '.join(DESIGN['arms'])}]", *DESIGN_SETS]
 
 
 @pytest.fixture(scope="session")

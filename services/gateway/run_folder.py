@@ -76,7 +76,9 @@ def training_histories(results_dir: Path, results: dict | None) -> dict[str, lis
     for arm, entry in ((results or {}).get("training") or {}).items():
         if not isinstance(entry, dict):
             continue
-        for run in entry.get("runs") or [{**entry, "arm": arm}]:
+        # Each job's own history when the runs carry one, else the arm's (its first job's) history.
+        with_history = [r for r in entry.get("runs") or [] if isinstance(r, dict) and isinstance(r.get("history"), list)]
+        for run in with_history or [{**entry, "arm": arm}]:
             if isinstance(run.get("history"), list):
                 runs[Job(int(run.get("fold", 0)), int(run.get("seed", 0)), str(run.get("arm", arm)))] = run["history"]
     if not runs:

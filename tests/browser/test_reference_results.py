@@ -21,10 +21,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from services.common.artifacts import read_jsonl
 from services.common.config import load_config
+from services.common.layout import RunLayout
 from services.evaluator.pass_at_k import estimate_pass_at_k
+from services.evaluator.results import assemble_results, compare_arms
 from services.gateway.results_store import REFERENCE_DIR, default_results_dir
 from services.gateway.server import start_in_thread
-from services.pipeline.run import assemble_results, compare_arms
 from services.pipeline.steps import LocalSteps
 
 pytestmark = pytest.mark.browser
@@ -57,13 +58,13 @@ def reference_results(smoke_run: Path) -> dict:
     smoke = json.loads((smoke_run / "results.json").read_text())
     by_id = {p["id"]: p for p in smoke["problems"]}
     rows = [{**row, "fold": i % FOLDS} for i, row in enumerate(
-        read_jsonl(smoke_run / "split" / "datasets" / "experiment" / "test.jsonl")) if row["id"] in by_id]
+        read_jsonl(RunLayout.open(smoke_run).rows(0, "experiment"))) if row["id"] in by_id]
     rows.sort(key=lambda r: r["fold"])  # the pipeline pools the folds' rows fold by fold
     rng = random.Random(11)
     scored = {arm: [[scored_problem(by_id[r["id"]], arm, rng) for r in rows] for _ in SEEDS] for arm in ARMS}
     cfg = load_config("smoke", [f"data.arms={json.dumps(ARMS)}", f"data.folds={FOLDS}", f"seeds={json.dumps(SEEDS)}",
                                 f"generate.n={SAMPLES}", "evaluate.k=[1, 10]"])
-    comparison = compare_arms(LocalSteps(), scored, rows, cfg)
+    comparison = compare_arms(scored, rows, cfg, LocalSteps().compare)
     smoke_training = smoke["training"]
     runs = [{"arm": arm, "fold": fold, "seed": seed, "checkpoint": f"file:///reference/train/fold{fold}/seed{seed}/{arm}",
              "steps": 30} for arm in ARMS for fold in range(FOLDS) for seed in SEEDS]

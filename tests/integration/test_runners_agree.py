@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DESIGN
+from design_shape import DESIGN
 
 from services.common.layout import Job, RunLayout
 from services.evaluator.results_schema import validate_results
