@@ -16,7 +16,7 @@ from pathlib import Path
 from services.common.artifacts import read_json, to_path, write_json
 from services.common.config import ExperimentConfig, config_from_dict, load_config
 from services.common.errors import InputError
-from services.common.layout import Job, RunLayout
+from services.common.layout import Job, RunLayout, find_job
 from services.evaluator.results_schema import validate_results
 from services.pipeline import experiment
 from services.pipeline.steps import GrpcSteps, LocalSteps
@@ -139,10 +139,16 @@ def compare_jobs(split_dir: str, records_dir: str, score_dirs: list[str], out_di
     """Gather every job's scores into one results.json (docs/CONTRACTS.md) in `out_dir`; returns it."""
     cfg = _config(config_file)
     controls = experiment.read_controls(RunLayout(controls_dir, cfg.data.folds), cfg) if controls_dir else None
-    return experiment.write_results(PipelineSteps(stats_address=stats_address), RunLayout(split_dir, cfg.data.folds),
-                                    [RunLayout(d, cfg.data.folds) for d in score_dirs], _part(out_dir, cfg), cfg,
-                                    records=RunLayout(records_dir, cfg.data.folds), controls=controls,
-                                    runner="kubeflow", jobs=len(score_dirs))
+    parts = [RunLayout(d, cfg.data.folds) for d in score_dirs]
+    # Each job ran in its own pod; what the statistics step can time is each job's training (from its
+    # outcome) and its own work.
+    clock = experiment.StepClock()
+    clock.seconds.update({f"train:{job.key}": float(read_json(find_job(parts, job, "outcome").outcome(job))["wallSeconds"])
+                          for job in experiment.plan_jobs(cfg)})
+    return clock.timed("stats", lambda: experiment.write_results(
+        PipelineSteps(stats_address=stats_address), RunLayout(split_dir, cfg.data.folds), parts, _part(out_dir, cfg),
+        cfg, records=RunLayout(records_dir, cfg.data.folds), controls=controls, runner="kubeflow",
+        jobs=len(score_dirs), wallSeconds=clock.seconds))
 
 
 def headline_metrics(results: dict) -> dict[str, float]:

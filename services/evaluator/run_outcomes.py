@@ -10,7 +10,6 @@ import numpy as np
 
 from services.common.errors import InputError
 from services.common.layout import Job, RunLayout
-from services.evaluator.results_schema import validate_results
 from services.stats.variance import comparable_problems, pass_outcomes
 
 PAIRED_ARMS = ("control", "experiment")
@@ -52,7 +51,6 @@ def read_run_outcomes(run: Path | str) -> RunOutcomes:
         raise InputError(str(layout.results), "missing: the run has not finished (plan reads a finished run)")
     try:
         results = json.loads(layout.results.read_text(encoding="utf-8"))
-        validate_results(results, str(layout.results))
         config = results["config"]
         seeds = list(config.get("seeds") or [config["seed"]])
         samples = int(config["generate"]["n"])
