@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.artifacts import read_json
+from services.common.layout import RunLayout
 from services.evaluator.results_schema import validate_results
 from services.evaluator.table_export import Table, table_csv, table_latex
 
@@ -91,7 +92,7 @@ def comparison_latex(results: dict) -> str:
 
 def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
     """Write comparison.csv and comparison.tex for `run_dir/results.json` (into `out_dir`, default the run folder)."""
-    path = Path(run_dir) / "results.json"
+    path = RunLayout.reading(run_dir).results
     results = read_json(path)
     validate_results(results, str(path))
     out_dir = Path(out_dir) if out_dir else Path(run_dir)

@@ -29,6 +29,8 @@ from pydantic import BaseModel, Field, field_validator
 from services.common.database import open_database
 from services.common.deployment_secrets import read_secret
 from services.common.errors import CommentslabError
+from services.common.layout import RunLayout
+from services.common.layout import review_queue as layout_review_queue
 from services.gateway.playground import (
     MAX_METADATA_CHARS,
     MAX_NEW_TOKENS,
@@ -212,7 +214,8 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
                   description="Public API: results, the playground, blind A/B votes and the review queue.")
     install_request_limits(app)
     if review_queue is None:
-        review_queue = next(iter(sorted((results_dir / "export").glob("*.review.sqlite"))), None)
+        beside = layout_review_queue(RunLayout.reading(results_dir).records)
+        review_queue = beside if beside.is_file() else None
     database_url = database_url or votes_url or default_database_url(results_dir, review_queue)
     engine = open_database(database_url)
     limiter = DailyRateLimiter(engine, daily_limit)

@@ -87,7 +87,7 @@ def _promoted_files(run: RunLayout, reference: RunLayout) -> list[tuple[Path, Pa
 def promote(run_dir: Path, root: Path, design: ReferenceDesign | None = None) -> Path:
     """Copy a finished reference run's results and metric histories into `root/results/reference/`."""
     design = design or ReferenceDesign()
-    results_path = run_dir / "results.json"
+    results_path = RunLayout.reading(run_dir).results
     if not results_path.is_file():
         raise InputError(str(run_dir), "has no results.json; the run has not finished (re-run it to resume)")
     results = _read_object(results_path)
