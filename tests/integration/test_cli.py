@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from services.pipeline.launcher import free_port
+from services.pipeline.launcher import free_port, port_is_free
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,8 @@ def test_bad_sidecar_is_reported_and_the_rest_exports(tmp_path, humaneval_repo):
 
 
 def test_up_prints_each_service_and_stops_cleanly_on_ctrl_c():
-    base = free_port()
+    # Six consecutive free ports: other tests' services hold random loopback ports meanwhile.
+    base = next(b for b in iter(free_port, None) if all(port_is_free("127.0.0.1", b + i) for i in range(6)))
     process = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--base-port", str(base)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines = []
