@@ -236,12 +236,13 @@ def cmd_up(args) -> int:
     from services.pipeline.launcher import start_services
 
     services = start_services(args.host, _parse_ports(args.ports, args.base_port))
-    for s in services.services:
-        print(f"{s.name:<13} {s.address}   metrics http://{args.host}:{s.metrics_port}/metrics", flush=True)
-    print("all services healthy; Ctrl-C stops them", flush=True)
+    # The handlers are in place before "healthy" is printed, so a Ctrl-C that answers it stops cleanly.
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for s in services.services:
+        print(f"{s.name:<13} {s.address}   metrics http://{args.host}:{s.metrics_port}/metrics", flush=True)
+    print("all services healthy; Ctrl-C stops them", flush=True)
     while not stop.wait(1.0):
         for s in services.services:
             if s.process.poll() is not None:
