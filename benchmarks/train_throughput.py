@@ -14,6 +14,12 @@ The peak is dense bf16 (float32 on the CPU) from the table below by GPU name, or
     python benchmarks/train_throughput.py                    # CUDA: SmolLM2-135M and a ~1.2B Llama
     python benchmarks/train_throughput.py --model llama-1b --micro-batch 8 --compile
     python benchmarks/train_throughput.py --quick            # any machine: a tiny model, a few steps
+    python benchmarks/train_throughput.py --cpu --model smollm2-135m --seq-len 384 --micro-batch 4 \
+        --lora-last-layers 8 --loss trl --loss model           # the cpu profile's step, both loss paths
+
+--loss picks the loss path: `model` (the trainer's: transformers' Trainer loss, the model's own
+cross-entropy) or `trl` (SFTTrainer's own, which also computes entropy and token accuracy); give it
+twice to time both side by side in one run.
 
 Models: smollm2-135m (SmolLM2-135M's architecture: 30 layers, hidden 576, 49k vocabulary),
 llama-1b (Llama-3.2-1B's: 16 layers, hidden 2048, 8 KV heads, 128k vocabulary, tied embeddings;
@@ -79,11 +85,13 @@ def build(name: str, seq_len: int, device: str):
     return model, config
 
 
-def _timed_trainer(model, tokenizer, dataset, name: str, args, cuda: bool, bf16: bool, out: str):
+def _timed_trainer(model, tokenizer, dataset, loss: str, args, cuda: bool, bf16: bool, out: str):
     """An SFTTrainer over `dataset` that records each step's wall time (synchronised on CUDA)."""
     import torch
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
+
+    from services.trainer.train import sft_trainer_class
 
     times: list[float] = []
 
@@ -107,12 +115,21 @@ def _timed_trainer(model, tokenizer, dataset, name: str, args, cuda: bool, bf16:
         torch_compile=args.compile, save_strategy="no", report_to="none", disable_tqdm=True,
         logging_steps=10**9, dataloader_pin_memory=cuda, seed=0,
     )
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+    peft = None
+    if args.lora_last_layers:
+        from peft import LoraConfig
+
+        layers = model.config.num_hidden_layers
+        peft = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
+                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+                          layers_to_transform=list(range(layers - args.lora_last_layers, layers)))
+    trainer_class = sft_trainer_class() if loss == "model" else SFTTrainer
+    trainer = trainer_class(model=model, args=config, peft_config=peft, train_dataset=dataset, processing_class=tokenizer,
                          callbacks=[StepTimes()])
     return trainer, times
 
 
-def measure(name: str, args) -> dict:
+def measure(name: str, args, loss: str = "model") -> dict:
     import tempfile
 
     import torch
@@ -136,7 +153,7 @@ def measure(name: str, args) -> dict:
     dataset = Dataset.from_dict({"input_ids": ids, "labels": ids})
     tokenizer = load_tokenizer(load_config("smoke").model)  # the collator needs only its pad token
     with tempfile.TemporaryDirectory() as out:
-        trainer, times = _timed_trainer(model, tokenizer, dataset, name, args, cuda, bf16, out)
+        trainer, times = _timed_trainer(model, tokenizer, dataset, loss, args, cuda, bf16, out)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         trainer.train()
@@ -147,7 +164,7 @@ def measure(name: str, args) -> dict:
     flops_per_token = 6 * parameters
     attention_per_token = 12 * config.num_hidden_layers * config.hidden_size * args.seq_len
     result = {
-        "model": name, "parameters": parameters, "device": device_name, "dtype": str(compute).replace("torch.", ""),
+        "model": name, "loss": loss, "lora_last_layers": args.lora_last_layers, "parameters": parameters, "device": device_name, "dtype": str(compute).replace("torch.", ""),
         "micro_batch": args.micro, "seq_len": args.seq_len, "steps": args.steps, "seconds_per_step": seconds,
         "step_seconds": times[args.warmup :],
         "tokens_per_second": tokens_per_second, "peak_tflops": peak,
@@ -175,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even when CUDA is present")
     parser.add_argument("--quick", action="store_true",
                         help="the tiny model, 128 tokens, 2 warm-up and 3 timed steps: exercises the script anywhere")
+    parser.add_argument("--loss", action="append", choices=["model", "trl"],
+                        help="loss path, repeatable to compare (default: model, the trainer's)")
+    parser.add_argument("--lora-last-layers", type=int, default=0,
+                        help="train a LoRA adapter (r 16) on the last N layers instead of every weight")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -187,18 +208,22 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     results = []
-    print(f"{'model':<14}{'params':>10}{'device':>26}{'dtype':>10}{'batch':>7}{'s/step':>9}{'tokens/s':>11}"
+    print(f"{'model':<14}{'loss':>6}{'params':>10}{'device':>26}{'dtype':>10}{'batch':>7}{'s/step':>9}{'tokens/s':>11}"
           f"{'TFLOP/s':>9}{'MFU':>7}{'MFU+attn':>9}")
-    for name in models:
-        r = measure(name, args)
+    for name, loss in [(m, loss) for m in models for loss in args.loss or ["model"]]:
+        r = measure(name, args, loss)
         results.append(r)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"
         mfu_attn = f"{r['mfu_with_attention']:.1%}" if r["mfu_with_attention"] is not None else "n/a"
-        print(f"{name:<14}{r['parameters'] / 1e6:>9.0f}M{r['device'][:25]:>26}{r['dtype']:>10}"
+        print(f"{name:<14}{loss:>6}{r['parameters'] / 1e6:>9.0f}M{r['device'][:25]:>26}{r['dtype']:>10}"
               f"{r['micro_batch']:>4}x{r['seq_len']:<4}{r['seconds_per_step']:>7.3f}{r['tokens_per_second']:>11.0f}"
               f"{r['achieved_tflops']:>9.2f}{mfu:>7}{mfu_attn:>9}", flush=True)
+    for name in models:
+        by_loss = {r["loss"]: r["seconds_per_step"] for r in results if r["model"] == name}
+        if len(by_loss) == 2:
+            print(f"{name}: the trl loss path takes {by_loss['trl'] / by_loss['model']:.2f}x the model loss's step time")
     meta = {"torch": torch.__version__, "cuda": torch.version.cuda, "host": platform.node(),
             "cpus": os.cpu_count(), "load": os.getloadavg(), "argv": sys.argv[1:]}
     if args.json:

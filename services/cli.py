@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_config(p):
-        p.add_argument("--profile", default="smoke", help="smoke, cpu, gpu, or a YAML file (default smoke)")
+        p.add_argument("--profile", default="smoke", help="smoke, cpu, cpu-reference, gpu, or a YAML file (default smoke)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. train.steps=10")
 
     p = sub.add_parser("corpus", help="write a demo corpus")

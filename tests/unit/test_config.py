@@ -20,7 +20,7 @@ def test_overrides_are_parsed_as_yaml_scalars():
 
 
 def test_unknown_profile_names_the_choices():
-    with pytest.raises(ConfigError, match=r"profile 'nope' does not exist; choose one of cpu, gpu, smoke"):
+    with pytest.raises(ConfigError, match=r"profile 'nope' does not exist; choose one of cpu, cpu-reference, gpu, smoke"):
         load_config("nope")
 
 
