@@ -90,7 +90,7 @@ chart-check: setup tools
 
 # Recompile the Kubeflow pipeline's YAML after changing pipelines/ (a test fails when it is stale).
 pipeline: setup
-	$(BIN)/python -m pipelines.compile
+	$(BIN)/python -m commentslab.pipelines.compile
 
 demo: setup
 	$(BIN)/commentslab run --profile cpu --out $(DEMO)

@@ -2,7 +2,7 @@
 
     python benchmarks/dashboard_load.py [--results DIR] [--runs 7] [--mbit 20] [--no-gzip] [--bundle both]
 
-Starts ``python -m dashboard`` (gunicorn, with its in-process gateway) over a run folder (default: a sample run
+Starts ``python -m commentslab.dashboard`` (gunicorn, with its in-process gateway) over a run folder (default: a sample run
 written to a temporary folder), once with the plotly.js the dashboard ships (plotly's basic partial bundle)
 and once with the full plotly.js (``--plotly-bundle``, the file Dash would serve), then, in a fresh page
 each run:
@@ -88,7 +88,7 @@ def measure(results_dir: Path, runs: int, mbit: float | None = None, gzip: bool 
     ``mbit``: throttle the browser's network to that many Mbit/s down and up, 20 ms latency (a visitor's
     connection rather than loopback); ``gzip=False``: ask for uncompressed responses. ``cpu`` receives the CPU
     seconds the dashboard server (with its gateway) and the browser (every Chromium process) used;
-    ``server_args`` go to ``python -m dashboard``."""
+    ``server_args`` go to ``python -m commentslab.dashboard``."""
     import psutil
     from conftest import running_dashboard
     from selenium import webdriver

@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.corpus.humaneval import LICENSE_TEXT  # noqa: E402
-from services.exporter.anchors import line_hash  # noqa: E402
-from services.exporter.export import (
+from commentslab.services.corpus.humaneval import LICENSE_TEXT  # noqa: E402
+from commentslab.services.exporter.anchors import line_hash  # noqa: E402
+from commentslab.services.exporter.export import (
     ExportOptions,  # noqa: E402
     run_export,  # noqa: E402
 )

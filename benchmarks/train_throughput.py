@@ -91,7 +91,7 @@ def _timed_trainer(model, tokenizer, dataset, loss: str, args, cuda: bool, bf16:
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from services.trainer.train import sft_trainer_class
+    from commentslab.services.trainer.train import sft_trainer_class
 
     times: list[float] = []
 
@@ -136,8 +136,8 @@ def measure(name: str, args, loss: str = "model") -> dict:
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
 
-    from services.common.config import load_config
-    from services.common.models import load_tokenizer
+    from commentslab.services.common.config import load_config
+    from commentslab.services.common.models import load_tokenizer
 
     disable_progress_bar()
     cuda = torch.cuda.is_available() and not args.cpu

@@ -51,7 +51,7 @@ def fill_votes(engine, count: int, seed: int = 7, reviewers: int = 50, pairs: in
     """``count`` votes straight into the store's tables: invited reviewers, each pair judged at most once each."""
     from sqlalchemy import insert
 
-    from services.gateway import votes as store
+    from commentslab.services.gateway import votes as store
 
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
@@ -78,7 +78,7 @@ def one_more_vote(engine, n: int) -> None:
     """A new vote (reviewer 0 on a pair no one judged), so the next summary is for a new vote count."""
     from sqlalchemy import insert
 
-    from services.gateway import votes as store
+    from commentslab.services.gateway import votes as store
 
     with engine.begin() as db:
         db.execute(insert(store.votes).values(reviewer_id="r0000", pair_id=f"extra{n}", left_arm="experiment",
@@ -97,7 +97,7 @@ def measure(votes: int, rounds: int) -> dict:
     """First, cold and warm milliseconds of the summary endpoint over ``votes`` votes (this process's code)."""
     from sqlalchemy import create_engine
 
-    from services.gateway.server import start_in_thread
+    from commentslab.services.gateway.server import start_in_thread
 
     os.environ.setdefault("COMMENTSLAB_MAINTAINER_TOKEN", "benchmark-maintainer-token")
     with tempfile.TemporaryDirectory() as folder:

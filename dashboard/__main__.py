@@ -1,17 +1,17 @@
-"""Command line: ``python -m dashboard [--results DIR] [--gateway URL | --model-server HOST:PORT ...] [--port N]``,
+"""Command line: ``python -m commentslab.dashboard [--results DIR] [--gateway URL | --model-server HOST:PORT ...] [--port N]``,
 served by gunicorn (dashboard/server.py)."""
 
 import argparse
 from pathlib import Path
 
-from dashboard.server import DEFAULT_THREADS, DEFAULT_WORKERS, serve
-from services.gateway.rate_limit import DEFAULT_DAILY_LIMIT
-from services.gateway.results_store import default_results_dir
+from commentslab.dashboard.server import DEFAULT_THREADS, DEFAULT_WORKERS, serve
+from commentslab.services.gateway.rate_limit import DEFAULT_DAILY_LIMIT
+from commentslab.services.gateway.results_store import default_results_dir
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve the dashboard."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m commentslab.dashboard", description=__doc__)
     parser.add_argument("--results", type=Path, default=None,
                         help="run folder that holds results.json (default: the committed reference results, "
                              "else the newest run under runs/)")

@@ -2,7 +2,7 @@
 
 The dashboard never reads run files or reaches the model server itself; every view asks the FastAPI
 gateway (services/gateway). Without ``gateway_url`` it starts one in-process on a loopback port.
-Callbacks stay thin: they call the gateway and hand data to dashboard.pages, whose builders hold the
+Callbacks stay thin: they call the gateway and hand data to commentslab.dashboard.pages, whose builders hold the
 layout logic; the statistics, diff hints and table exports live in plain modules with unit tests.
 """
 
@@ -17,12 +17,12 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import pages
-from dashboard.compression import compression_settings
-from dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
-from dashboard.overview import headline_rows, headline_table, verdict
-from services.evaluator.table_export import table_csv, table_latex
-from services.gateway.results_store import ResultsError, load_results
+from commentslab.dashboard import pages
+from commentslab.dashboard.compression import compression_settings
+from commentslab.dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
+from commentslab.dashboard.overview import headline_rows, headline_table, verdict
+from commentslab.services.evaluator.table_export import table_csv, table_latex
+from commentslab.services.gateway.results_store import ResultsError, load_results
 
 # plotly.js's official basic bundle at the version deps/node/package-lock.json locks (plotly.js-basic-dist-min);
 # tests/unit/test_plotly_bundle.py keeps the two the same, `make plotly-bundle` copies a new version in.
@@ -38,12 +38,12 @@ __all__ = ["ResultsError", "create_app", "headline_rows", "load_results", "verdi
 def create_app(results_dir: Path | None = None, gateway_url: str | None = None, proxy_hops: int = 0,
                plotly_bundle: Path = PLOTLY_BUNDLE, **gateway_options) -> Dash:
     """A Dash app over the gateway at ``gateway_url``, or over one started in-process for ``results_dir``
-    (``gateway_options`` go to services.gateway.app.create_app: model_server, votes_url, daily_limit, ...).
+    (``gateway_options`` go to commentslab.services.gateway.app.create_app: model_server, votes_url, daily_limit, ...).
     ``proxy_hops``: how many proxies (an ingress) stand in front and append to ``X-Forwarded-For``; the
     visitor's address relayed to the gateway for the daily limit is then the one the first proxy saw.
     ``plotly_bundle``: the plotly.js file the charts load (default: the basic partial bundle)."""
     if gateway_url is None:
-        from services.gateway.server import start_in_thread
+        from commentslab.services.gateway.server import start_in_thread
 
         gateway_url = start_in_thread(Path(results_dir), **gateway_options).url
     client = GatewayClient(gateway_url)

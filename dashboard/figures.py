@@ -6,7 +6,7 @@ on this machine, which the chart-draw budget (300 ms) cannot spare.
 
 from __future__ import annotations
 
-from dashboard.overview import shown_arms
+from commentslab.dashboard.overview import shown_arms
 
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "height": 360}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from services.evaluator.table_export import Table
+from commentslab.services.evaluator.table_export import Table
 
 MISSING = "—"
 

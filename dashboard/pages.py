@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard.comparison import code_diff, first_completion, metadata_hints, outcomes
-from dashboard.figures import bradley_terry_figure, loss_figure, metrics_figure
-from dashboard.overview import MISSING, columns, headline_rows, number, provenance_line, verdict
-from dashboard.static_chart import figure_svg, svg_data_uri
+from commentslab.dashboard.comparison import code_diff, first_completion, metadata_hints, outcomes
+from commentslab.dashboard.figures import bradley_terry_figure, loss_figure, metrics_figure
+from commentslab.dashboard.overview import MISSING, columns, headline_rows, number, provenance_line, verdict
+from commentslab.dashboard.static_chart import figure_svg, svg_data_uri
 
 CELL = {"padding": "6px 12px", "borderBottom": "1px solid #ddd", "textAlign": "right"}
 CODE = {"whiteSpace": "pre-wrap", "fontFamily": "monospace", "fontSize": "12px", "background": "#f6f8fa",

@@ -1,6 +1,6 @@
 """The dashboard's production server: gunicorn, threaded workers, each building the Dash app once it has forked.
 
-``python -m dashboard``, ``commentslab dashboard``, the dashboard image and the browser tests all serve through
+``python -m commentslab.dashboard``, ``commentslab dashboard``, the dashboard image and the browser tests all serve through
 ``serve``, so what the tests exercise is what a visitor reaches.
 """
 
@@ -51,8 +51,8 @@ def serve(results_dir: Path | None, host: str = "127.0.0.1", port: int = 8050, g
           proxy_hops: int = 0, workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS,
           **app_options) -> None:
     """Serve the dashboard on ``host:port`` under gunicorn until interrupted (SIGINT or SIGTERM); ``app_options``
-    go to dashboard.app.create_app (plotly_bundle, the in-process gateway's options)."""
-    from dashboard.app import create_app
+    go to commentslab.dashboard.app.create_app (plotly_bundle, the in-process gateway's options)."""
+    from commentslab.dashboard.app import create_app
 
     def build():
         return create_app(results_dir, gateway_url, proxy_hops, **app_options)

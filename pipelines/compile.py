@@ -1,4 +1,4 @@
-"""`python -m pipelines.compile [OUT]`: compile the pipeline to the YAML the Kubeflow UI uploads.
+"""`python -m commentslab.pipelines.compile [OUT]`: compile the pipeline to the YAML the Kubeflow UI uploads.
 
 The compiled file is committed (pipelines/commentslab_pipeline.yaml); a test fails when it differs
 from a fresh compile, so run this (or `make pipeline`) after changing pipelines/.
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kfp import compiler
 
-from pipelines.pipeline import commentslab_pipeline
+from commentslab.pipelines.pipeline import commentslab_pipeline
 
 COMPILED = Path(__file__).with_name("commentslab_pipeline.yaml")
 

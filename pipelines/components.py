@@ -23,7 +23,7 @@ GPU_IMAGE = f"{REGISTRY}/pipeline-cuda:{TAG}"
 def resolve_config(profile: str, base_model: str, seeds: list, folds: int, arms: list, overrides: list,
                    config: Output[Artifact]) -> str:
     """The run's full config (a JSON file every later step reads): profile plus the UI's parameters."""
-    from pipelines.tasks import resolve_config as task
+    from commentslab.pipelines.tasks import resolve_config as task
 
     return task(config.path, profile, base_model, seeds, folds, arms, overrides)
 
@@ -31,7 +31,7 @@ def resolve_config(profile: str, base_model: str, seeds: list, folds: int, arms:
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def plan_jobs(config: Input[Artifact]) -> list:
     """One "fold/seed/arm" job per training run."""
-    from pipelines.tasks import plan_jobs as task
+    from commentslab.pipelines.tasks import plan_jobs as task
 
     return task(config.path)
 
@@ -39,7 +39,7 @@ def plan_jobs(config: Input[Artifact]) -> list:
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def corpus(config: Input[Artifact], repository: Output[Dataset]) -> int:
     """The annotated HumanEval repository."""
-    from pipelines.tasks import write_corpus
+    from commentslab.pipelines.tasks import write_corpus
 
     return write_corpus(repository.path, config.path)
 
@@ -47,7 +47,7 @@ def corpus(config: Input[Artifact], repository: Output[Dataset]) -> int:
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def export(repository: Input[Dataset], config: Input[Artifact], records: Output[Dataset]) -> int:
     """`.comments` + source -> JSONL records."""
-    from pipelines.tasks import export_records
+    from commentslab.pipelines.tasks import export_records
 
     return export_records(repository.path, records.path, config.path)
 
@@ -55,7 +55,7 @@ def export(repository: Input[Dataset], config: Input[Artifact], records: Output[
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def split(records: Input[Dataset], config: Input[Artifact], datasets: Output[Dataset]) -> int:
     """Validate, dedupe, split (or k folds) and build the arms."""
-    from pipelines.tasks import split_datasets
+    from commentslab.pipelines.tasks import split_datasets
 
     return split_datasets(records.path, datasets.path, config.path)
 
@@ -63,7 +63,7 @@ def split(records: Input[Dataset], config: Input[Artifact], datasets: Output[Dat
 @dsl.component(base_image=CPU_IMAGE, install_kfp_package=False)
 def controls(datasets: Input[Dataset], config: Input[Artifact], sandbox_address: str, checked: Output[Dataset]) -> int:
     """Reference solutions must pass and empty bodies fail in the Sandbox service, before any training."""
-    from pipelines.tasks import run_controls
+    from commentslab.pipelines.tasks import run_controls
 
     return int(run_controls(datasets.path, checked.path, config.path, sandbox_address).get("problems", 0))
 
@@ -71,7 +71,7 @@ def controls(datasets: Input[Dataset], config: Input[Artifact], sandbox_address:
 @dsl.component(base_image=GPU_IMAGE, install_kfp_package=False)
 def train(datasets: Input[Dataset], job: str, config: Input[Artifact], tracking_uri: str, model: Output[Model]) -> float:
     """Fine-tune one arm for one fold and seed; returns its final training loss."""
-    from pipelines.tasks import train_job
+    from commentslab.pipelines.tasks import train_job
 
     return train_job(datasets.path, job, model.path, config.path, tracking_uri)["finalLoss"]
 
@@ -80,7 +80,7 @@ def train(datasets: Input[Dataset], job: str, config: Input[Artifact], tracking_
 def evaluate(datasets: Input[Dataset], model: Input[Model], job: str, config: Input[Artifact], sandbox_address: str,
              scores: Output[Dataset]) -> int:
     """Generate for the arm's test prompts, run them in the sandbox, score every problem."""
-    from pipelines.tasks import evaluate_job
+    from commentslab.pipelines.tasks import evaluate_job
 
     return evaluate_job(datasets.path, model.path, job, scores.path, config.path, sandbox_address)["problems"]
 
@@ -89,7 +89,7 @@ def evaluate(datasets: Input[Dataset], model: Input[Model], job: str, config: In
 def statistics(datasets: Input[Dataset], records: Input[Dataset], scores: Input[list[Dataset]], config: Input[Artifact],
                checked: Input[Dataset], stats_address: str, results: Output[Dataset], metrics: Output[Metrics]) -> str:
     """Paired comparison over every job's scores -> results.json; returns the verdict."""
-    from pipelines.tasks import compare_jobs, headline_metrics
+    from commentslab.pipelines.tasks import compare_jobs, headline_metrics
 
     outcome = compare_jobs(datasets.path, records.path, [s.path for s in scores], results.path, config.path,
                            stats_address, checked.path)
@@ -102,6 +102,6 @@ def statistics(datasets: Input[Dataset], records: Input[Dataset], scores: Input[
 def publish(results: Input[Dataset], models: Input[list[Model]], datasets: Input[Dataset], destination: str,
             run_name: str) -> str:
     """Join the run's parts into one run folder on the workspace volume the dashboard reads."""
-    from pipelines.tasks import publish_results
+    from commentslab.pipelines.tasks import publish_results
 
     return publish_results(results.path, [m.path for m in models], destination, run_name, datasets.path)

@@ -15,7 +15,7 @@ The in-cluster addresses default to a chart release named `commentslab` in the p
 # No `from __future__ import annotations`: KFP reads the parameter types at decoration time.
 from kfp import dsl, kubernetes
 
-from pipelines import components as c
+from commentslab.pipelines import components as c
 
 PIPELINE_NAME = "commentslab-paired-experiment"
 # Scheduling of the GPU steps: the same node pool, taint and GPU request as the chart's values-aks.yaml

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 DEFAULT_EXPERIMENT = "commentslab"
 
@@ -33,7 +33,7 @@ class PipelineArguments:
         pipeline's first step will (an InputError or ConfigError names what is wrong)."""
         import tempfile
 
-        from pipelines.tasks import resolve_config
+        from commentslab.pipelines.tasks import resolve_config
 
         with tempfile.TemporaryDirectory() as folder:
             resolve_config(str(Path(folder) / "config.json"), self.profile, self.base_model, self.seeds, self.folds,
@@ -45,7 +45,7 @@ class PipelineArguments:
 
 def compile_to(out: Path) -> Path:
     """Compile the pipeline to the YAML the Kubeflow UI uploads."""
-    from pipelines.compile import compile_pipeline
+    from commentslab.pipelines.compile import compile_pipeline
 
     out.parent.mkdir(parents=True, exist_ok=True)
     return compile_pipeline(out)
@@ -57,7 +57,7 @@ def run_local(arguments: PipelineArguments, root: Path, sandbox_address: str, st
     the run is published to `root/results/<run_name>`. Returns the published run folder."""
     import kfp.local
 
-    from pipelines.pipeline import commentslab_pipeline
+    from commentslab.pipelines.pipeline import commentslab_pipeline
 
     params = arguments.checked()
     kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(root / "pipeline-root"))

@@ -13,13 +13,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from services.common.artifacts import read_json, to_path, write_json
-from services.common.config import ExperimentConfig, config_from_dict, load_config
-from services.common.errors import InputError
-from services.common.layout import Job, RunLayout, find_job
-from services.evaluator.results_schema import validate_results
-from services.pipeline import experiment
-from services.pipeline.steps import GrpcSteps, LocalSteps
+from commentslab.services.common.artifacts import read_json, to_path, write_json
+from commentslab.services.common.config import ExperimentConfig, config_from_dict, load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import Job, RunLayout, find_job
+from commentslab.services.evaluator.results_schema import validate_results
+from commentslab.services.pipeline import experiment
+from commentslab.services.pipeline.steps import GrpcSteps, LocalSteps
 
 
 def resolve_config(out_file: str, profile: str, base_model: str = "", seeds: list | None = None, folds: int = 1,

@@ -13,25 +13,25 @@ import sys
 import threading
 from pathlib import Path
 
-from services.common.errors import CommentslabError, InputError
+from commentslab.services.common.errors import CommentslabError, InputError
 
 DEFAULT_BASE_PORT = 50051
 
 
 def _steps(via: str | None, service: str):
-    from services.pipeline.steps import GrpcSteps, LocalSteps
+    from commentslab.services.pipeline.steps import GrpcSteps, LocalSteps
 
     return GrpcSteps({service: via}) if via else LocalSteps()
 
 
 def _config(args):
-    from services.common.config import load_config
+    from commentslab.services.common.config import load_config
 
     return load_config(args.profile, args.set or [])
 
 
 def cmd_corpus(args) -> int:
-    from services.corpus.humaneval import write_humaneval_corpus
+    from commentslab.services.corpus.humaneval import write_humaneval_corpus
 
     summary = write_humaneval_corpus(Path(args.out))
     print(f"wrote {summary['problems']} problems to {args.out}")
@@ -39,9 +39,9 @@ def cmd_corpus(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from services.common.artifacts import to_location
-    from services.exporter.export import ExportOptions
-    from services.exporter.licence import DEFAULT_ALLOWED
+    from commentslab.services.common.artifacts import to_location
+    from commentslab.services.exporter.export import ExportOptions
+    from commentslab.services.exporter.licence import DEFAULT_ALLOWED
 
     options = ExportOptions(context_lines=args.context_lines, lint=args.lint, licence_gate=not args.no_licence_gate,
                             allowed_licences=tuple(args.allow_licence or DEFAULT_ALLOWED),
@@ -69,8 +69,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_split(args) -> int:
-    from services.common.artifacts import to_location
-    from services.common.config import config_from_dict
+    from commentslab.services.common.artifacts import to_location
+    from commentslab.services.common.config import config_from_dict
 
     cfg = _config(args)
     records, out = to_location(args.records), to_location(args.out)
@@ -95,7 +95,7 @@ def cmd_split(args) -> int:
 
 
 def cmd_review(args) -> int:
-    from services.review.queue import ReviewQueue
+    from commentslab.services.review.queue import ReviewQueue
 
     queue = ReviewQueue(Path(args.queue))
     if args.review_command == "list":
@@ -115,10 +115,10 @@ def cmd_review(args) -> int:
 
 def cmd_train(args) -> int:
     """Fine-tune one arm. In-process it resumes from OUT's last checkpoint (unless --restart) and runs under
-    `torchrun -m services.cli train ...` or `deepspeed --no_local_rank --module services.cli train ...`
+    `torchrun -m commentslab.services.cli train ...` or `deepspeed --no_local_rank --module commentslab.services.cli train ...`
     (each process reads its rank from the environment; rank 0 prints); with --via the Trainer service
     does the same."""
-    from services.common.artifacts import to_uri
+    from commentslab.services.common.artifacts import to_uri
 
     cfg = _config(args)
     out = Path(args.out)
@@ -131,8 +131,8 @@ def cmd_train(args) -> int:
         return 0
     from tqdm import tqdm
 
-    from services.trainer.hardware import DistEnv
-    from services.trainer.train import train_arm
+    from commentslab.services.trainer.hardware import DistEnv
+    from commentslab.services.trainer.train import train_arm
 
     bar = None
 
@@ -164,10 +164,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from services.common.artifacts import read_jsonl, write_jsonl
-    from services.evaluator.harness import score_arm
-    from services.pipeline.experiment import codebleu_scorer, similarity_scorer
-    from services.pipeline.steps import GrpcSteps, LocalSteps
+    from commentslab.services.common.artifacts import read_jsonl, write_jsonl
+    from commentslab.services.evaluator.harness import score_arm
+    from commentslab.services.pipeline.experiment import codebleu_scorer, similarity_scorer
+    from commentslab.services.pipeline.steps import GrpcSteps, LocalSteps
 
     cfg = _config(args)
     steps = GrpcSteps({"model-server": args.via, "sandbox": args.sandbox or args.via}) if args.via else LocalSteps()
@@ -185,9 +185,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from services.common.artifacts import read_jsonl, write_json
-    from services.common.layout import RESULTS_SCHEMA_VERSION
-    from services.evaluator.results import compare_arms
+    from commentslab.services.common.artifacts import read_jsonl, write_json
+    from commentslab.services.common.layout import RESULTS_SCHEMA_VERSION
+    from commentslab.services.evaluator.results import compare_arms
 
     cfg = _config(args)
     rows = list(read_jsonl(Path(args.data)))
@@ -219,7 +219,7 @@ def _print_headline(results: dict) -> None:
 
 
 def _parse_ports(text: str | None, base: int | None) -> dict[str, int]:
-    from services.pipeline.launcher import SERVICES
+    from commentslab.services.pipeline.launcher import SERVICES
 
     ports: dict[str, int] = {}
     if base:
@@ -233,7 +233,7 @@ def _parse_ports(text: str | None, base: int | None) -> dict[str, int]:
 
 
 def cmd_up(args) -> int:
-    from services.pipeline.launcher import start_services
+    from commentslab.services.pipeline.launcher import start_services
 
     services = start_services(args.host, _parse_ports(args.ports, args.base_port))
     # The handlers are in place before "healthy" is printed, so a Ctrl-C that answers it stops cleanly.
@@ -256,9 +256,9 @@ def cmd_up(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from services.pipeline.launcher import start_services
-    from services.pipeline.run import run_experiment
-    from services.pipeline.steps import GrpcSteps, LocalSteps
+    from commentslab.services.pipeline.launcher import start_services
+    from commentslab.services.pipeline.run import run_experiment
+    from commentslab.services.pipeline.steps import GrpcSteps, LocalSteps
 
     cfg = _config(args)
     out = Path(args.out)
@@ -281,8 +281,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_pipeline(args) -> int:
-    from pipelines.compile import COMPILED
-    from pipelines.runs import PipelineArguments, compile_to, run_local, submit
+    from commentslab.pipelines.compile import COMPILED
+    from commentslab.pipelines.runs import PipelineArguments, compile_to, run_local, submit
 
     if args.pipeline_command == "compile":
         print(f"compiled {compile_to(Path(args.out) if args.out else COMPILED)}")
@@ -299,7 +299,7 @@ def cmd_pipeline(args) -> int:
                         args.namespace)
         print(f"submitted run {run_id} to {args.host} (experiment {args.experiment})")
         return 0
-    from services.pipeline.launcher import start_services
+    from commentslab.services.pipeline.launcher import start_services
 
     arguments.checked()  # before any service starts
     services = start_services(args.host)
@@ -312,8 +312,8 @@ def cmd_pipeline(args) -> int:
 
 
 def cmd_reference(args) -> int:
-    from services.common.layout import REFERENCE_DIR
-    from services.pipeline.reference import promote, verify
+    from commentslab.services.common.layout import REFERENCE_DIR
+    from commentslab.services.pipeline.reference import promote, verify
 
     root = Path(args.root)
     if args.action == "promote":
@@ -329,9 +329,9 @@ def cmd_reference(args) -> int:
 
 
 def cmd_sandbox_check(args) -> int:
-    from services.evaluator.humaneval_samples import DEFAULT_LIMITS, check_samples
-    from services.sandbox.execute import Limits
-    from services.sandbox.isolation import check_isolation
+    from commentslab.services.evaluator.humaneval_samples import DEFAULT_LIMITS, check_samples
+    from commentslab.services.sandbox.execute import Limits
+    from commentslab.services.sandbox.isolation import check_isolation
 
     # A sandbox that cannot isolate raises SandboxUnavailable here (exit 2 with its one-line reason).
     facts = check_isolation()
@@ -352,7 +352,7 @@ def cmd_sandbox_check(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from services.evaluator.report import write_report
+    from commentslab.services.evaluator.report import write_report
 
     written = write_report(Path(args.run), Path(args.out) if args.out else None)
     print(f"comparison -> {written['csv']} and {written['latex']}")
@@ -360,9 +360,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from services.evaluator.run_outcomes import read_run_outcomes
-    from services.stats.plan import plan_report, step_costs
-    from services.stats.variance import estimate_components
+    from commentslab.services.evaluator.run_outcomes import read_run_outcomes
+    from commentslab.services.stats.plan import plan_report, step_costs
+    from commentslab.services.stats.variance import estimate_components
 
     outcomes = read_run_outcomes(args.run)
     if args.target_mdd is not None and not 0 < args.target_mdd < 100:
@@ -382,7 +382,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from dashboard.server import serve
+    from commentslab.dashboard.server import serve
 
     print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     serve(Path(args.results), host=args.host, port=args.port, model_server=args.model_server)
@@ -390,7 +390,7 @@ def cmd_dashboard(args) -> int:
 
 
 def cmd_gateway(args) -> int:
-    from services.gateway.server import serve
+    from commentslab.services.gateway.server import serve
 
     print(f"gateway on http://{args.host}:{args.port}/ (OpenAPI at /docs; Ctrl-C stops it)", flush=True)
     serve(Path(args.results), host=args.host, port=args.port, model_server=args.model_server,

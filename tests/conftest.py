@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def humaneval_repo(tmp_path_factory) -> Path:
     """The demo corpus written by `write_humaneval_corpus`."""
-    from services.corpus.humaneval import write_humaneval_corpus
+    from commentslab.services.corpus.humaneval import write_humaneval_corpus
 
     repo = tmp_path_factory.mktemp("corpus") / "humaneval"
     write_humaneval_corpus(repo, progress=False)
@@ -32,7 +32,7 @@ def humaneval_repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def humaneval_records(humaneval_repo) -> list[dict]:
     """The corpus exported in-process."""
-    from services.exporter.export import export_repository
+    from commentslab.services.exporter.export import export_repository
 
     return list(export_repository(humaneval_repo))
 
@@ -40,7 +40,7 @@ def humaneval_records(humaneval_repo) -> list[dict]:
 @pytest.fixture(scope="session")
 def grpc_services():
     """The six services as real processes on free loopback ports."""
-    from services.pipeline.launcher import start_services
+    from commentslab.services.pipeline.launcher import start_services
 
     running = start_services("127.0.0.1")
     yield running
@@ -50,9 +50,9 @@ def grpc_services():
 @pytest.fixture(scope="session")
 def smoke_run(grpc_services, tmp_path_factory) -> Path:
     """The smoke profile end to end through the services; returns the run folder."""
-    from services.common.config import load_config
-    from services.pipeline.run import run_experiment
-    from services.pipeline.steps import GrpcSteps
+    from commentslab.services.common.config import load_config
+    from commentslab.services.pipeline.run import run_experiment
+    from commentslab.services.pipeline.steps import GrpcSteps
 
     out = tmp_path_factory.mktemp("smoke-run")
     steps = GrpcSteps(grpc_services.addresses)
@@ -142,7 +142,7 @@ def design_run(tmp_path_factory) -> Path:
     import sys
 
     out = tmp_path_factory.mktemp("design-run") / "run"
-    command = [sys.executable, "-m", "services.cli", "run", "--profile", "smoke", "--out", str(out)]
+    command = [sys.executable, "-m", "commentslab.services.cli", "run", "--profile", "smoke", "--out", str(out)]
     for override in design_overrides():
         command += ["--set", override]
     # One math thread in every process, as in the Kubeflow run it is compared with, so the two trainings
@@ -157,7 +157,7 @@ def design_run(tmp_path_factory) -> Path:
 def design_kfp_run(grpc_services, tmp_path_factory) -> Path:
     """The same design through the Kubeflow pipeline under kfp.local (each step a subprocess), its programs
     in the Sandbox service and its statistics in the Stats service. Returns the published run folder."""
-    from pipelines.runs import PipelineArguments, run_local
+    from commentslab.pipelines.runs import PipelineArguments, run_local
 
     root = tmp_path_factory.mktemp("design-kfp")
     arguments = PipelineArguments(profile="smoke", seeds=DESIGN["seeds"], folds=DESIGN["folds"], arms=DESIGN["arms"],

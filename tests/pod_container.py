@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from services.sandbox import seccomp_profile
+from commentslab.services.sandbox import seccomp_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = ROOT / "helm" / "commentslab" / "values.yaml"

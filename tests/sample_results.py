@@ -1,15 +1,15 @@
 """Test runs' results.json, complete by services/evaluator/results.schema.json: every reader validates it.
 
 ``results_from_problems`` takes the per-problem rows a test cares about and computes the rest the way the
-pipeline does (services.stats for each metric's comparison, Holm across metrics, the verdict, the design's
+pipeline does (commentslab.services.stats for each metric's comparison, Holm across metrics, the verdict, the design's
 power), so a test states only the scores and the readers see a results.json like a real run's.
 """
 
 from __future__ import annotations
 
-from services.evaluator.harness import METRIC_KEYS
-from services.stats.compare import adjust_across_metrics, compare, verdict
-from services.stats.power import design_power
+from commentslab.services.evaluator.harness import METRIC_KEYS
+from commentslab.services.stats.compare import adjust_across_metrics, compare, verdict
+from commentslab.services.stats.power import design_power
 
 
 def scored(completions: list[str], passed: list[bool], exact_match: float = 0.0, ast_match: float = 0.0,

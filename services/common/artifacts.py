@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 MANIFEST = "manifest.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.common.errors import ConfigError
+from commentslab.services.common.errors import ConfigError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from services.common.errors import SettingError
+from commentslab.services.common.errors import SettingError
 
 BACKENDS = ("sqlite", "postgresql")
 

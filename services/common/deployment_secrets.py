@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from services.common.errors import SettingError
+from commentslab.services.common.errors import SettingError
 
 MIN_SECRET_CHARS = 16
 

@@ -10,8 +10,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tqdm import tqdm
 
-from services.common.errors import ServiceError
-from services.common.grpc_server import MAX_MESSAGE_BYTES
+from commentslab.services.common.errors import ServiceError
+from commentslab.services.common.grpc_server import MAX_MESSAGE_BYTES
 
 # Services whose every call may be sent again without harm: running a program in a sandbox, a
 # statistical test, a health check. Not the trainer, exporter or splitter, whose calls write artifacts.

@@ -1,7 +1,7 @@
 """The one gRPC server bootstrap: health checking, Prometheus metrics, graceful shutdown, clear port errors.
 
 Each service's `server.py` only builds its servicer; `serve_main` does the rest, so every service
-starts the same way: `python -m services.<name> --port N [--host H] [--metrics-port M]`.
+starts the same way: `python -m commentslab.services.<name> --port N [--host H] [--metrics-port M]`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import Counter, Histogram, start_http_server
 
-from services.common.errors import CommentslabError, PortInUseError
-from services.common.logs import setup_logging
+from commentslab.services.common.errors import CommentslabError, PortInUseError
+from commentslab.services.common.logs import setup_logging
 
 REQUESTS = Counter("commentslab_grpc_requests_total", "gRPC requests", ["service", "method", "code"])
 LATENCY = Histogram(
@@ -153,7 +153,7 @@ def start_server(
 
 def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[str] | None = None,
                health_owner: Callable[[health.HealthServicer], None] | None = None) -> int:
-    """Entry point of `python -m services.<name>`: serve until SIGINT/SIGTERM, then drain and stop."""
+    """Entry point of `python -m commentslab.services.<name>`: serve until SIGINT/SIGTERM, then drain and stop."""
     parser = argparse.ArgumentParser(prog=f"{name} server", description=f"{name} gRPC server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

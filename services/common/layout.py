@@ -31,8 +31,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.artifacts import Location, join_uri
-from services.common.errors import InputError
+from commentslab.services.common.artifacts import Location, join_uri
+from commentslab.services.common.errors import InputError
 
 LAYOUT_VERSION = 2
 RESULTS_SCHEMA_VERSION = 1

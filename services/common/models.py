@@ -14,9 +14,9 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from services.common.config import ModelConfig
-from services.common.errors import ConfigError, InputError
-from services.common.logs import setup_logging
+from commentslab.services.common.config import ModelConfig
+from commentslab.services.common.errors import ConfigError, InputError
+from commentslab.services.common.logs import setup_logging
 
 CHECKPOINT_INFO = "commentslab_checkpoint.json"
 log = setup_logging(__name__)

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from services.corpus.code_metrics import (
+from commentslab.services.corpus.code_metrics import (
     code_tokens,
     cognitive_complexity,
     cyclomatic_complexity,
     maintainability_index,
     parameters_of,
 )
-from services.exporter.anchors import line_hash
+from commentslab.services.exporter.anchors import line_hash
 
 # Fixed so the corpus is byte-for-byte reproducible; it is when the analysis below was defined.
 ANALYZED_AT = "2026-11-24T00:00:00Z"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from services.common.errors import ControlsFailed
-from services.evaluator.harness import RunPrograms, program_for
+from commentslab.services.common.errors import ControlsFailed
+from commentslab.services.evaluator.harness import RunPrograms, program_for
 
 # The body that does nothing: the function returns None. Indented as HumanEval completions are.
 EMPTY_BODY = "    pass\n"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from services.evaluator.match import ast_match, exact_match
-from services.evaluator.pass_at_k import estimate_pass_at_k
-from services.sandbox.execute import humaneval_program
+from commentslab.services.evaluator.match import ast_match, exact_match
+from commentslab.services.evaluator.pass_at_k import estimate_pass_at_k
+from commentslab.services.sandbox.execute import humaneval_program
 
 METRICS = ("pass@1", "exact_match", "ast_match", "semantic_similarity", "codebleu")
 # results.json's per-problem key of each metric.

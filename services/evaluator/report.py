@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.artifacts import read_json
-from services.common.layout import RunLayout
-from services.evaluator.results_schema import validate_results
-from services.evaluator.table_export import Table, table_csv, table_latex
+from commentslab.services.common.artifacts import read_json
+from commentslab.services.common.layout import RunLayout
+from commentslab.services.evaluator.results_schema import validate_results
+from commentslab.services.evaluator.table_export import Table, table_csv, table_latex
 
 COLUMNS = ("metric", "control", "experiment", "difference", "ci_low", "ci_high", "primary_test", "p_value",
            "p_holm", "significant", "cohens_dz", "hedges_g", "wilcoxon_p", "mdd", "n", "seeds")

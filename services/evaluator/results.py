@@ -1,6 +1,6 @@
 """results.json from pooled scores: the comparison of the arms, the training rows, and the provenance.
 
-Pure over one port, `compare` (the Stats service, or services.stats.compare in-process), so the local
+Pure over one port, `compare` (the Stats service, or commentslab.services.stats.compare in-process), so the local
 runner and the Kubeflow statistics step assemble the same file from the same scores.
 """
 
@@ -14,15 +14,15 @@ import os
 import platform
 from collections.abc import Callable, Sequence
 
-from services.common.artifacts import code_version
-from services.common.config import ExperimentConfig
-from services.common.layout import RESULTS_SCHEMA_VERSION
-from services.evaluator.harness import METRICS, aggregate, has_metric, improvement, metric_vector
-from services.evaluator.leakage import leakage_audit
-from services.evaluator.primary import is_binary, primary_test_reason
-from services.stats.compare import adjust_across_metrics, verdict
-from services.stats.power import design_power
-from services.stats.variance import measured_power
+from commentslab.services.common.artifacts import code_version
+from commentslab.services.common.config import ExperimentConfig
+from commentslab.services.common.layout import RESULTS_SCHEMA_VERSION
+from commentslab.services.evaluator.harness import METRICS, aggregate, has_metric, improvement, metric_vector
+from commentslab.services.evaluator.leakage import leakage_audit
+from commentslab.services.evaluator.primary import is_binary, primary_test_reason
+from commentslab.services.stats.compare import adjust_across_metrics, verdict
+from commentslab.services.stats.power import design_power
+from commentslab.services.stats.variance import measured_power
 
 # (metric, control seeds x problems, experiment seeds x problems, binary, alpha) -> comparison
 CompareFn = Callable[[str, list[list[float]], list[list[float]], bool, float], dict]
@@ -39,7 +39,7 @@ def compared_metrics(by_seed: dict[str, list[list[dict]]], cfg: ExperimentConfig
 def sandbox_summary(by_seed: dict[str, list[list[dict]]]) -> dict:
     """How the sandbox behaved over every program of the run: the sandbox's own timeout report (timeouts
     and flaky timeouts), and how many programs ended in each status."""
-    from services.sandbox.execute import ExecutionResult, timeout_report
+    from commentslab.services.sandbox.execute import ExecutionResult, timeout_report
 
     problems = [p for seed_problems in by_seed.values() for seed in seed_problems for p in seed]
     runs = [ExecutionResult(status, None, "", "", 0.0, timed_out_attempts=timed_out)

@@ -6,7 +6,7 @@ import functools
 import json
 from pathlib import Path
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from services.common.errors import InputError
-from services.common.layout import Job, RunLayout
-from services.stats.variance import comparable_problems, pass_outcomes
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import Job, RunLayout
+from commentslab.services.stats.variance import comparable_problems, pass_outcomes
 
 PAIRED_ARMS = ("control", "experiment")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from services.exporter.sidecar import Comment
-from services.exporter.symbols import Symbol, find_symbol
+from commentslab.services.exporter.sidecar import Comment
+from commentslab.services.exporter.symbols import Symbol, find_symbol
 
 RESOLUTIONS = ("stored_line", "line_hash", "ast_symbol", "nearest_hash", "fingerprint", "orphaned")
 

@@ -20,17 +20,17 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
-from services.common import layout
-from services.common.artifacts import Location, is_blob, to_path, write_json, write_jsonl
-from services.common.errors import InputError
-from services.exporter.anchors import SourceLines, resolve_anchor
-from services.exporter.extract import LineText, code_unit, fill_placeholders, source_context
-from services.exporter.licence import DEFAULT_ALLOWED, LicenceVerdict, licence_gate
-from services.exporter.pseudonym_key import pseudonym_key
-from services.exporter.quality import lint_sources, messages_in, metadata_completeness
-from services.exporter.scrub import Scrubber, author_id, load_detectors
-from services.exporter.sidecar import Comment, Sidecar, SidecarError, parse_sidecar
-from services.exporter.symbols import SourceSyntaxError, language_of, load_parsers, symbols_for
+from commentslab.services.common import layout
+from commentslab.services.common.artifacts import Location, is_blob, to_path, write_json, write_jsonl
+from commentslab.services.common.errors import InputError
+from commentslab.services.exporter.anchors import SourceLines, resolve_anchor
+from commentslab.services.exporter.extract import LineText, code_unit, fill_placeholders, source_context
+from commentslab.services.exporter.licence import DEFAULT_ALLOWED, LicenceVerdict, licence_gate
+from commentslab.services.exporter.pseudonym_key import pseudonym_key
+from commentslab.services.exporter.quality import lint_sources, messages_in, metadata_completeness
+from commentslab.services.exporter.scrub import Scrubber, author_id, load_detectors
+from commentslab.services.exporter.sidecar import Comment, Sidecar, SidecarError, parse_sidecar
+from commentslab.services.exporter.symbols import SourceSyntaxError, language_of, load_parsers, symbols_for
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
@@ -617,7 +617,7 @@ def run_export(repository: Path, records: Location, context_lines: int = 5, prog
     repos = [Path(repository), *(Path(r) for r in more_repositories)]
     report = ExportReport(repository=", ".join(str(r) for r in repos))
     write_jsonl(records, export_repositories(repos, report, options, progress, show_progress, encoded=True))
-    from services.review.queue import ReviewQueue
+    from commentslab.services.review.queue import ReviewQueue
 
     queue_path = review_queue or default_review_queue(records)
     if report.flagged and queue_path is not None:

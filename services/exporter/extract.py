@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from itertools import accumulate
 
-from services.exporter.anchors import Anchor
-from services.exporter.symbols import Symbol, enclosing_symbol
+from commentslab.services.exporter.anchors import Anchor
+from commentslab.services.exporter.symbols import Symbol, enclosing_symbol
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 

@@ -14,8 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
-from services.common.deployment_secrets import read_secret
-from services.common.errors import SettingError
+from commentslab.services.common.deployment_secrets import read_secret
+from commentslab.services.common.errors import SettingError
 
 PSEUDONYM_SECRET = "COMMENTSLAB_PSEUDONYM_KEY"
 

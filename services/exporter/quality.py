@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = Path(os.environ.get("COMMENTSLAB_NODE_MODULES", REPO_ROOT / ".tools" / "node" / "node_modules"))

@@ -7,11 +7,11 @@ from pathlib import Path
 import grpc
 from prometheus_client import Counter
 
+from commentslab.services.common.artifacts import to_location, to_path, to_uri
+from commentslab.services.common.grpc_server import stream_worker
+from commentslab.services.exporter.export import ExportOptions, report_path, run_export
+from commentslab.services.exporter.licence import DEFAULT_ALLOWED
 from commentslab.v1 import common_pb2, exporter_pb2, exporter_pb2_grpc
-from services.common.artifacts import to_location, to_path, to_uri
-from services.common.grpc_server import stream_worker
-from services.exporter.export import ExportOptions, report_path, run_export
-from services.exporter.licence import DEFAULT_ALLOWED
 
 # The service's own figures, beside the request counts and latencies of grpc_server's interceptor.
 RECORDS_EXPORTED = Counter("commentslab_exporter_records_total", "Records the exporter wrote to JSONL")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 MAX_SIDECAR_BYTES = 10 * 1024 * 1024
 # Every digit to 0, so that 19 digits in a row are one substring search (a regex is ten times slower).

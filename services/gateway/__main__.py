@@ -1,4 +1,4 @@
-"""``python -m services.gateway --port N --model-server HOST:PORT --results DIR --database-url URL``: serve the
+"""``python -m commentslab.services.gateway --port N --model-server HOST:PORT --results DIR --database-url URL``: serve the
 public API. Refuses to start, with one line naming the setting, without the maintainer credential or with a
 database it cannot use."""
 
@@ -8,17 +8,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.common.errors import CommentslabError
-from services.gateway.app import openapi_text
-from services.gateway.rate_limit import DEFAULT_DAILY_LIMIT
-from services.gateway.results_store import default_results_dir
-from services.gateway.server import serve
-from services.gateway.votes import DEFAULT_DAILY_CAP
+from commentslab.services.common.errors import CommentslabError
+from commentslab.services.gateway.app import openapi_text
+from commentslab.services.gateway.rate_limit import DEFAULT_DAILY_LIMIT
+from commentslab.services.gateway.results_store import default_results_dir
+from commentslab.services.gateway.server import serve
+from commentslab.services.gateway.votes import DEFAULT_DAILY_CAP
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve the gateway until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m services.gateway", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m commentslab.services.gateway", description=__doc__)
     parser.add_argument("--results", type=Path, default=None,
                         help="run folder that holds results.json (default: the reference results, else the newest run)")
     parser.add_argument("--model-server", default=None, help="ModelServer host:port for the playground")

@@ -26,32 +26,32 @@ from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
-from services.common.database import open_database
-from services.common.deployment_secrets import read_secret
-from services.common.errors import CommentslabError
-from services.common.layout import RunLayout
-from services.common.layout import review_queue as layout_review_queue
-from services.gateway.playground import (
+from commentslab.services.common.database import open_database
+from commentslab.services.common.deployment_secrets import read_secret
+from commentslab.services.common.errors import CommentslabError
+from commentslab.services.common.layout import RunLayout
+from commentslab.services.common.layout import review_queue as layout_review_queue
+from commentslab.services.gateway.playground import (
     MAX_METADATA_CHARS,
     MAX_NEW_TOKENS,
     MAX_PROMPT_CHARS,
     Playground,
     metadata_from_text,
 )
-from services.gateway.preference import summarise
-from services.gateway.public_view import public_text, public_view
-from services.gateway.rate_limit import DEFAULT_DAILY_LIMIT, DailyRateLimiter
-from services.gateway.request_limits import install as install_request_limits
-from services.gateway.request_limits import json_problem
-from services.gateway.results_store import (
+from commentslab.services.gateway.preference import summarise
+from commentslab.services.gateway.public_view import public_text, public_view
+from commentslab.services.gateway.rate_limit import DEFAULT_DAILY_LIMIT, DailyRateLimiter
+from commentslab.services.gateway.request_limits import install as install_request_limits
+from commentslab.services.gateway.request_limits import json_problem
+from commentslab.services.gateway.results_store import (
     ResultsError,
     disagrees,
     load_results,
     problem_arms,
 )
-from services.gateway.run_folder import mlflow_histories, split_metadata, training_histories
-from services.gateway.votes import DEFAULT_DAILY_CAP, Pair, VoteError, VoteStore, pair_id
-from services.review.queue import ReviewQueue
+from commentslab.services.gateway.run_folder import mlflow_histories, split_metadata, training_histories
+from commentslab.services.gateway.votes import DEFAULT_DAILY_CAP, Pair, VoteError, VoteStore, pair_id
+from commentslab.services.review.queue import ReviewQueue
 
 API_VERSION = "1.0.0"
 MAX_PAGE = 200

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 
 import grpc
 
+from commentslab.services.common.grpc_client import describe_rpc_error, open_channel
+from commentslab.services.splitter.template import arm_input
 from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
-from services.common.grpc_client import describe_rpc_error, open_channel
-from services.splitter.template import arm_input
 
 PLAYGROUND_ARMS = ("control", "experiment")
 MAX_PROMPT_CHARS = 4000

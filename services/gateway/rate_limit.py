@@ -15,7 +15,7 @@ from sqlalchemy import Column, Date, Integer, MetaData, String, Table, delete, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from services.common.database import create_tables
+from commentslab.services.common.database import create_tables
 
 DEFAULT_DAILY_LIMIT = 100
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 # REFERENCE_DIR: the committed reference results, shown by default when they exist (default_results_dir).
-from services.common.layout import REFERENCE_DIR, RESULTS_FILE, RunLayout
-from services.common.layout import RESULTS_SCHEMA_VERSION as SCHEMA_VERSION
-from services.evaluator.results_schema import ResultsSchemaError, validate_results
+from commentslab.services.common.layout import REFERENCE_DIR, RESULTS_FILE, RunLayout
+from commentslab.services.common.layout import RESULTS_SCHEMA_VERSION as SCHEMA_VERSION
+from commentslab.services.evaluator.results_schema import ResultsSchemaError, validate_results
 
 
 class ResultsError(Exception):

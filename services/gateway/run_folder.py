@@ -12,8 +12,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from services.common.errors import InputError
-from services.common.layout import Job, RunLayout
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import Job, RunLayout
 
 MLFLOW_EXPERIMENT = "commentslab"  # the experiment services/trainer logs to
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import uvicorn
 
-from services.common.deployment_secrets import read_secret
-from services.common.errors import PortInUseError, ServiceError, SettingError
-from services.gateway.app import MAINTAINER_SECRET, create_app
+from commentslab.services.common.deployment_secrets import read_secret
+from commentslab.services.common.errors import PortInUseError, ServiceError, SettingError
+from commentslab.services.gateway.app import MAINTAINER_SECRET, create_app
 
 
 def _check_port(host: str, port: int) -> None:

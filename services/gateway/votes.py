@@ -33,9 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from services.common.database import create_tables, open_database
-from services.common.errors import CommentslabError
-from services.gateway.preference import CHOICES, Vote
+from commentslab.services.common.database import create_tables, open_database
+from commentslab.services.common.errors import CommentslabError
+from commentslab.services.gateway.preference import CHOICES, Vote
 
 DEFAULT_DAILY_CAP = 200
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from services.common.artifacts import (
+from commentslab.services.common.artifacts import (
     completed,
     manifest_for,
     read_json,
@@ -28,13 +28,18 @@ from services.common.artifacts import (
     write_jsonl,
     write_manifest,
 )
-from services.common.config import ExperimentConfig
-from services.common.errors import InputError
-from services.common.layout import Job, RunLayout, find_job
-from services.common.logs import setup_logging
-from services.evaluator.harness import score_arm
-from services.evaluator.results import assemble_results, compare_arms, library_versions, problems_csv
-from services.pipeline.steps import Steps
+from commentslab.services.common.config import ExperimentConfig
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import Job, RunLayout, find_job
+from commentslab.services.common.logs import setup_logging
+from commentslab.services.evaluator.harness import score_arm
+from commentslab.services.evaluator.results import (
+    assemble_results,
+    compare_arms,
+    library_versions,
+    problems_csv,
+)
+from commentslab.services.pipeline.steps import Steps
 
 log = setup_logging(__name__)
 
@@ -86,7 +91,7 @@ def plan_jobs(cfg: ExperimentConfig) -> list[Job]:
 def check_design(cfg: ExperimentConfig) -> None:
     """Refuse, before any work, a design the comparison cannot use: both control and experiment are
     needed, every arm must be defined, seeds must not repeat."""
-    from services.splitter.split import load_arms, resolve_arms
+    from commentslab.services.splitter.split import load_arms, resolve_arms
 
     if "control" not in cfg.data.arms or "experiment" not in cfg.data.arms:
         raise InputError("data.arms", f"{cfg.data.arms}: the comparison needs both control and experiment")
@@ -104,7 +109,7 @@ def seed_config(cfg: ExperimentConfig, job: Job) -> ExperimentConfig:
 
 def corpus_step(clock: StepClock, layout: RunLayout, cfg: ExperimentConfig) -> Path:
     """The HumanEval corpus (the default annotated repository), written once into the run."""
-    from services.corpus.humaneval import write_humaneval_corpus
+    from commentslab.services.corpus.humaneval import write_humaneval_corpus
 
     limit = cfg.data.corpus_problems
     clock.run("corpus", layout.corpus, {}, {"corpus": "humaneval", "problems": limit},
@@ -114,7 +119,7 @@ def corpus_step(clock: StepClock, layout: RunLayout, cfg: ExperimentConfig) -> P
 
 def export_step(steps: Steps, clock: StepClock, layout: RunLayout, repo: Path, cfg: ExperimentConfig) -> dict:
     """`.comments` + source -> the run's records; refuses a repository with nothing to export."""
-    from services.exporter.export import ExportOptions
+    from commentslab.services.exporter.export import ExportOptions
 
     if not repo.is_dir():
         raise InputError(str(repo), "repository does not exist or is not a folder")
@@ -211,7 +216,7 @@ def similarity_scorer(cfg: ExperimentConfig):
     """The semantic-similarity port, or None when the config turns it off."""
     if not cfg.evaluate.semantic_similarity:
         return None
-    from services.evaluator.similarity import SemanticSimilarity
+    from commentslab.services.evaluator.similarity import SemanticSimilarity
 
     return SemanticSimilarity().scores
 
@@ -220,7 +225,7 @@ def codebleu_scorer(cfg: ExperimentConfig):
     """The CodeBLEU port, or None when the config turns it off."""
     if not cfg.evaluate.codebleu:
         return None
-    from services.evaluator.codebleu_score import codebleu_scores
+    from commentslab.services.evaluator.codebleu_score import codebleu_scores
 
     return codebleu_scores
 
@@ -309,7 +314,7 @@ def controls_step(steps: Steps, clock: StepClock, data: RunLayout, out: RunLayou
     """The sandbox's positive and negative controls on every fold's test problems, in the very sandbox
     that will score the arms, before any training: each reference solution must pass and each empty body
     must fail. Raises (with the problems and the reason) when they do not; returns their summary."""
-    from services.evaluator.controls import run_controls
+    from commentslab.services.evaluator.controls import run_controls
 
     def fold_controls(fold: int) -> dict:
         result = run_controls(test_rows(data, fold, "control"), lambda programs: steps.run_programs(programs, cfg))

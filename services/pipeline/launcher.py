@@ -12,17 +12,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from services.common.errors import PortInUseError, ServiceError
-from services.common.grpc_client import open_channel, wait_healthy
+from commentslab.services.common.errors import PortInUseError, ServiceError
+from commentslab.services.common.grpc_client import open_channel, wait_healthy
 
 # name -> python module; the order is the order they start and print.
 SERVICES = {
-    "exporter": "services.exporter",
-    "splitter": "services.splitter",
-    "trainer": "services.trainer",
-    "model-server": "services.serving",
-    "sandbox": "services.sandbox",
-    "stats": "services.stats",
+    "exporter": "commentslab.services.exporter",
+    "splitter": "commentslab.services.splitter",
+    "trainer": "commentslab.services.trainer",
+    "model-server": "commentslab.services.serving",
+    "sandbox": "commentslab.services.sandbox",
+    "stats": "commentslab.services.stats",
 }
 START_TIMEOUT = 90.0
 

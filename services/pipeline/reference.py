@@ -18,10 +18,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.artifacts import sha256_file
-from services.common.errors import InputError
-from services.common.layout import PROVENANCE_FILE, REFERENCE_DIR, RunLayout
-from services.evaluator.results_schema import validate_results
+from commentslab.services.common.artifacts import sha256_file
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import PROVENANCE_FILE, REFERENCE_DIR, RunLayout
+from commentslab.services.evaluator.results_schema import validate_results
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from services.common.config import ExperimentConfig
-from services.common.layout import RunLayout
-from services.pipeline import experiment
-from services.pipeline.steps import Steps
+from commentslab.services.common.config import ExperimentConfig
+from commentslab.services.common.layout import RunLayout
+from commentslab.services.pipeline import experiment
+from commentslab.services.pipeline.steps import Steps
 
 
 def run_experiment(steps: Steps, cfg: ExperimentConfig, out: Path, repo: Path | None = None) -> dict:

@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 import grpc
 from tqdm import tqdm
 
+from commentslab.services.common.artifacts import Location, read_json, to_location, to_uri
+from commentslab.services.common.config import ExperimentConfig, SplitOptions
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.grpc_client import describe_rpc_error, follow_progress, open_channel
 from commentslab.v1 import (
     exporter_pb2,
     exporter_pb2_grpc,
@@ -27,13 +31,9 @@ from commentslab.v1 import (
     trainer_pb2,
     trainer_pb2_grpc,
 )
-from services.common.artifacts import Location, read_json, to_location, to_uri
-from services.common.config import ExperimentConfig, SplitOptions
-from services.common.errors import InputError
-from services.common.grpc_client import describe_rpc_error, follow_progress, open_channel
 
 if TYPE_CHECKING:
-    from services.exporter.export import ExportOptions
+    from commentslab.services.exporter.export import ExportOptions
 
 # One table of deadlines for every call to every service. Generous: a cpu-profile training step takes seconds, a whole arm minutes.
 DEADLINES = {"export": 3600, "split": 600, "train": 6 * 3600, "load": 600, "generate": 3600, "execute": 3600,
@@ -81,13 +81,13 @@ class LocalSteps:
 
     def export(self, repos: list[Path], records: Location, options: ExportOptions,
                review_queue: str | None = None) -> dict:
-        from services.exporter.export import run_export
+        from commentslab.services.exporter.export import run_export
 
         return run_export(repos[0], records, show_progress=True, options=options, more_repositories=repos[1:],
                           review_queue=Path(review_queue) if review_queue else None).to_dict()
 
     def split(self, records: Location, out_dir: Location, seed: int, options: SplitOptions) -> dict:
-        from services.splitter.split import run_split
+        from commentslab.services.splitter.split import run_split
 
         bars: dict[str, tqdm] = {}
 
@@ -103,7 +103,7 @@ class LocalSteps:
 
     def train(self, dataset: Path, arm: str, out_dir: Path, cfg: ExperimentConfig, tracking_uri: str,
               job: dict | None = None) -> dict:
-        from services.trainer.train import train_arm
+        from commentslab.services.trainer.train import train_arm
 
         bar = None
 
@@ -121,13 +121,13 @@ class LocalSteps:
                         outcome.resumed_from_step, outcome.registered_model, outcome.registered_version, outcome.plan)
 
     def load(self, name: str, checkpoint: Path) -> None:
-        from services.serving.generate import Generator
+        from commentslab.services.serving.generate import Generator
 
         self._generator = self._generator or Generator()
         self._generator.load(name, checkpoint)
 
     def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]:
-        from services.serving.generate import Sampling
+        from commentslab.services.serving.generate import Sampling
 
         g = cfg.generate
         self._generator.max_batch = g.batch_size
@@ -147,8 +147,8 @@ class LocalSteps:
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
         """Each program's {"status", "attempts", "timedOutAttempts"}, in order; SandboxUnavailable if not isolated."""
-        from services.sandbox.execute import Limits, run_many
-        from services.sandbox.isolation import check_isolation
+        from commentslab.services.sandbox.execute import Limits, run_many
+        from commentslab.services.sandbox.isolation import check_isolation
 
         # Here as in the service: no program is scored by a sandbox that has not shown it isolates.
         check_isolation()
@@ -159,7 +159,7 @@ class LocalSteps:
     def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
                 alpha: float = 0.05) -> dict:
         """The paired comparison of one metric; rows are training seeds, columns test problems."""
-        from services.stats.compare import compare
+        from commentslab.services.stats.compare import compare
 
         return compare(control, experiment, binary=binary, alpha=alpha)
 
@@ -278,7 +278,7 @@ class GrpcSteps:
 
         Raises SandboxUnavailable when the service cannot isolate programs.
         """
-        from services.sandbox.client import run_batch
+        from commentslab.services.sandbox.client import run_batch
 
         self._stub("sandbox", sandbox_pb2_grpc.SandboxStub)  # a clear error when no address was given
         limits = sandbox_pb2.Limits(cpu_seconds=cfg.evaluate.cpu_seconds, wall_seconds=cfg.evaluate.wall_seconds,

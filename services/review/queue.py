@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.common.database import create_tables, open_database
-from services.common.errors import InputError
+from commentslab.services.common.database import create_tables, open_database
+from commentslab.services.common.errors import InputError
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
 STATUSES = (PENDING, ACCEPTED, REJECTED)

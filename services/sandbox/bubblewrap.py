@@ -21,8 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from services.common.errors import SandboxUnavailable
-from services.sandbox import runner
+from commentslab.services.common.errors import SandboxUnavailable
+from commentslab.services.sandbox import runner
 
 RUNNER_SCRIPT = Path(__file__).with_name("runner.py")
 RUNNER_PATH_INSIDE = "/commentslab/runner.py"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from commentslab.services.common.errors import SandboxUnavailable, ServiceError
+from commentslab.services.common.grpc_client import describe_rpc_error, wait_healthy
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
-from services.common.errors import SandboxUnavailable, ServiceError
-from services.common.grpc_client import describe_rpc_error, wait_healthy
 
 # What a client sees when the server's process or pod went away mid-stream.
 _LOST_SERVER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)

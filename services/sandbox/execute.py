@@ -45,8 +45,8 @@ from dataclasses import dataclass, fields
 
 from tqdm import tqdm
 
-from services.common.errors import SandboxUnavailable
-from services.sandbox import bubblewrap, runner
+from commentslab.services.common.errors import SandboxUnavailable
+from commentslab.services.sandbox import bubblewrap, runner
 
 STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "error")
 LANGUAGES = ("python", "javascript")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from services.common.errors import SandboxUnavailable
-from services.sandbox import bubblewrap
-from services.sandbox.execute import Limits, run_program
+from commentslab.services.common.errors import SandboxUnavailable
+from commentslab.services.sandbox import bubblewrap
+from commentslab.services.sandbox.execute import Limits, run_program
 
 # What a program sees of its world; printed as one JSON line.
 PROBE = """

@@ -11,7 +11,7 @@ allows. The sandbox's profile is RuntimeDefault plus `pivot_root`, nothing else.
 Both are built from the Docker-lineage profile that Debian's containers-common ships
 (/usr/share/containers/seccomp.json, installed with podman), with containerd's namespace and mount
 rules put in place of podman's more permissive ones: podman allows all of them unconditionally.
-`python -m services.sandbox.seccomp_profile` prints the sandbox's profile, the chart's
+`python -m commentslab.services.sandbox.seccomp_profile` prints the sandbox's profile, the chart's
 files/sandbox-seccomp.json.
 """
 
@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 PODMAN_PROFILE = Path("/usr/share/containers/seccomp.json")
 CHART_PROFILE = Path(__file__).resolve().parents[2] / "helm" / "commentslab" / "files" / "sandbox-seccomp.json"

@@ -14,12 +14,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 from prometheus_client import Counter, Histogram
 
+from commentslab.services.common.errors import SandboxUnavailable
+from commentslab.services.sandbox.execute import ExecutionResult, Limits, iter_run_many, run_program
+from commentslab.services.sandbox.isolation import check_isolation
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
-from services.common.errors import SandboxUnavailable
-from services.sandbox.execute import ExecutionResult, Limits, iter_run_many, run_program
-from services.sandbox.isolation import check_isolation
 
-log = logging.getLogger("services.sandbox")
+log = logging.getLogger("commentslab.services.sandbox")
 _SERVICE_NAMES = ("", "commentslab.v1.Sandbox")
 
 # The service's own figures, beside the request counts and latencies of grpc_server's interceptor.

@@ -1,11 +1,11 @@
-"""`python -m services.serving --port N [--max-batch B] [--device cuda]`: the ModelServer gRPC server."""
+"""`python -m commentslab.services.serving --port N [--max-batch B] [--device cuda]`: the ModelServer gRPC server."""
 
 import argparse
 import sys
 
-from services.common.grpc_server import serve_main
-from services.serving.generate import Generator, Limits
-from services.serving.server import registrar
+from commentslab.services.common.grpc_server import serve_main
+from commentslab.services.serving.generate import Generator, Limits
+from commentslab.services.serving.server import registrar
 
 parser = argparse.ArgumentParser(add_help=False)
 parser.add_argument("--max-batch", type=int, default=32, help="rows (prompt x sample) decoded together at most")

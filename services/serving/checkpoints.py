@@ -6,10 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from services.common.artifacts import is_blob, list_files, read_bytes, to_path
-from services.common.errors import InputError
-from services.common.logs import setup_logging
-from services.common.models import CHECKPOINT_INFO, cache_dir
+from commentslab.services.common.artifacts import is_blob, list_files, read_bytes, to_path
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.logs import setup_logging
+from commentslab.services.common.models import CHECKPOINT_INFO, cache_dir
 
 log = setup_logging(__name__)
 COMPLETE = ".download-complete"

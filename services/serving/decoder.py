@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 ROW_TILE = 4
 CACHE_CHUNK = 64  # tokens a group's cache grows by when it fills

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.common.errors import InputError
-from services.common.models import cuda_bf16, dtype_name, load_checkpoint
-from services.serving import metrics
-from services.serving.checkpoints import local_checkpoint
-from services.serving.decoder import Decoder
-from services.serving.sampling import Limits, Sampling, check_request, cut_at_stop
-from services.serving.scheduler import Chunk, Model, Request, Scheduler
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.models import cuda_bf16, dtype_name, load_checkpoint
+from commentslab.services.serving import metrics
+from commentslab.services.serving.checkpoints import local_checkpoint
+from commentslab.services.serving.decoder import Decoder
+from commentslab.services.serving.sampling import Limits, Sampling, check_request, cut_at_stop
+from commentslab.services.serving.scheduler import Chunk, Model, Request, Scheduler
 
 __all__ = ["Chunk", "Generator", "Limits", "Sampling", "UnknownModel", "cut_at_stop", "default_device"]
 

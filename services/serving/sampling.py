@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 MAX_TEMPERATURE = 2.0
 
@@ -31,7 +31,7 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one server accepts per request (flags of `python -m services.serving`)."""
+    """What one server accepts per request (flags of `python -m commentslab.services.serving`)."""
 
     max_n: int = 100
     max_new_tokens: int = 2048

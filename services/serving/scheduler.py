@@ -16,10 +16,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from services.common.logs import setup_logging
-from services.serving import metrics
-from services.serving.decoder import Decoder, Group, Prefill
-from services.serving.sampling import Sampling, choose_tokens, held_back, row_random, stop_index
+from commentslab.services.common.logs import setup_logging
+from commentslab.services.serving import metrics
+from commentslab.services.serving.decoder import Decoder, Group, Prefill
+from commentslab.services.serving.sampling import Sampling, choose_tokens, held_back, row_random, stop_index
 
 log = setup_logging(__name__)
 _ids = itertools.count(1)

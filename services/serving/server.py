@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import grpc
 
+from commentslab.services.common.errors import CommentslabError
+from commentslab.services.serving.checkpoints import CheckpointNotFound
+from commentslab.services.serving.generate import Generator, Sampling, UnknownModel
 from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
-from services.common.errors import CommentslabError
-from services.serving.checkpoints import CheckpointNotFound
-from services.serving.generate import Generator, Sampling, UnknownModel
 
 DEFAULT_MAX_NEW_TOKENS = 128
 

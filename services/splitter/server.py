@@ -5,12 +5,12 @@ from __future__ import annotations
 import grpc
 from prometheus_client import Counter
 
+from commentslab.services.common.artifacts import join_uri, to_location, to_uri
+from commentslab.services.common.config import SplitOptions
+from commentslab.services.common.grpc_server import stream_worker
+from commentslab.services.common.layout import split_datasets, split_report
+from commentslab.services.splitter.split import run_split
 from commentslab.v1 import common_pb2, splitter_pb2, splitter_pb2_grpc
-from services.common.artifacts import join_uri, to_location, to_uri
-from services.common.config import SplitOptions
-from services.common.grpc_server import stream_worker
-from services.common.layout import split_datasets, split_report
-from services.splitter.split import run_split
 
 # The service's own figures, beside the request counts and latencies of grpc_server's interceptor.
 ROWS_WRITTEN = Counter("commentslab_splitter_rows_total", "Dataset rows written", ["arm", "split"])

@@ -20,12 +20,19 @@ from pathlib import Path
 
 import yaml
 
-from services.common.artifacts import Location, is_blob, read_jsonl, to_path, write_json, write_jsonl
-from services.common.config import SplitOptions
-from services.common.errors import InputError
-from services.common.layout import review_queue, split_dataset_file, split_report
-from services.review.queue import ACCEPTED, REJECTED
-from services.splitter.template import arm_input
+from commentslab.services.common.artifacts import (
+    Location,
+    is_blob,
+    read_jsonl,
+    to_path,
+    write_json,
+    write_jsonl,
+)
+from commentslab.services.common.config import SplitOptions
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import review_queue, split_dataset_file, split_report
+from commentslab.services.review.queue import ACCEPTED, REJECTED
+from commentslab.services.splitter.template import arm_input
 
 SPLITS = ("train", "validation", "test")
 REQUIRED = ("id", "prompt", "completion", "metadata", "language", "provenance")
@@ -417,7 +424,7 @@ def split_records(
     progress: ProgressFn | None = None,
 ) -> dict:
     """Write `datasets/<arm>/<split>.jsonl` and `split_report.json` under `out_dir` (names from
-    services.common.layout); returns the report."""
+    commentslab.services.common.layout); returns the report."""
     arm_list = resolve_arms(arms, arm_specs)
     _check_ratios(tuple(ratios))
     good, rejects = validate(records, review)
@@ -549,7 +556,7 @@ def run_split(records: Location, out: Location, seed: int, options: SplitOptions
     The review queue's decisions decide flagged records: `options.review_queue`, else the queue the
     export left beside local records, if any.
     """
-    from services.review.queue import ReviewQueue
+    from commentslab.services.review.queue import ReviewQueue
 
     queue = Path(options.review_queue) if options.review_queue else None
     if queue is None and not is_blob(records) and review_queue(to_path(records)).is_file():

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from services.stats.bootstrap import DEFAULT_RESAMPLES, bootstrap_interval
-from services.stats.multiple import holm_adjusted
-from services.stats.paired import (
+from commentslab.services.stats.bootstrap import DEFAULT_RESAMPLES, bootstrap_interval
+from commentslab.services.stats.multiple import holm_adjusted
+from commentslab.services.stats.paired import (
     cohens_dz,
     hedges_g,
     mcnemar_exact,
@@ -16,8 +16,8 @@ from services.stats.paired import (
     paired_t_test,
     wilcoxon_signed_rank,
 )
-from services.stats.power import minimum_detectable_difference
-from services.stats.seeds import across_seeds, problems_and_seeds_test
+from commentslab.services.stats.power import minimum_detectable_difference
+from commentslab.services.stats.seeds import across_seeds, problems_and_seeds_test
 
 
 def _as_matrix(scores: Sequence[float] | Sequence[Sequence[float]], name: str) -> np.ndarray:

@@ -21,8 +21,8 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from services.stats.power import z_multiplier
-from services.stats.variance import MEASURED, ComponentEstimate
+from commentslab.services.stats.power import z_multiplier
+from commentslab.services.stats.variance import MEASURED, ComponentEstimate
 
 STEPS = ("train", "generate", "evaluate")
 SEED_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10)

@@ -7,8 +7,8 @@ import json
 import grpc
 from prometheus_client import Counter
 
+from commentslab.services.stats.compare import compare
 from commentslab.v1 import stats_pb2, stats_pb2_grpc
-from services.stats.compare import compare
 
 # The service's own figures, beside the request counts and latencies of grpc_server's interceptor.
 COMPARISONS = Counter("commentslab_stats_comparisons_total", "Paired comparisons made", ["metric", "significant"])

@@ -39,13 +39,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from services.stats.power import (
+from commentslab.services.stats.power import (
     DesignAssumptions,
     VarianceComponents,
     difference_standard_error,
     minimum_detectable_difference,
 )
-from services.stats.seeds import anova_mean_squares
+from commentslab.services.stats.seeds import anova_mean_squares
 
 MEASURED = "measured"
 COMPONENT_NAMES = ("within", "heterogeneity", "seed_problem", "seed_shift")

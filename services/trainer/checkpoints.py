@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from services.common.logs import setup_logging
+from commentslab.services.common.logs import setup_logging
 
 log = setup_logging(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from services.common.config import ModelConfig
-from services.common.errors import ConfigError
+from commentslab.services.common.config import ModelConfig
+from commentslab.services.common.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.config import ModelConfig
-from services.common.errors import InputError
-from services.common.models import smollm2_model_dir, tiny_llama_config
+from commentslab.services.common.config import ModelConfig
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.models import smollm2_model_dir, tiny_llama_config
 
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 

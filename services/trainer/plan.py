@@ -32,10 +32,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from services.common.errors import ConfigError
+from commentslab.services.common.errors import ConfigError
 
 # services/cli.py reads the launcher's layout from here.
-from services.trainer.hardware import DistEnv  # noqa: F401
+from commentslab.services.trainer.hardware import DistEnv  # noqa: F401
 
 GiB = 1024**3
 HEADROOM = 0.85

@@ -8,12 +8,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from services.common.config import ExperimentConfig
-from services.common.errors import ConfigError
-from services.common.models import dtype_name
-from services.trainer.hardware import DistEnv, Hardware, resolve_device
-from services.trainer.model_check import model_config, parameter_count
-from services.trainer.plan import TrainingPlan, plan_training
+from commentslab.services.common.config import ExperimentConfig
+from commentslab.services.common.errors import ConfigError
+from commentslab.services.common.models import dtype_name
+from commentslab.services.trainer.hardware import DistEnv, Hardware, resolve_device
+from commentslab.services.trainer.model_check import model_config, parameter_count
+from commentslab.services.trainer.plan import TrainingPlan, plan_training
 
 # The libraries the training runs on, whose supported ranges pyproject.toml states.
 TRAINING_LIBRARIES = ("transformers", "trl", "peft", "accelerate")
@@ -79,7 +79,7 @@ def check_options(cfg: ExperimentConfig, hardware: Hardware, dist: DistEnv) -> N
                               "train.zero_stage=0 (or auto) here")
         if not dist.launched:
             raise ConfigError(f"train.zero_stage={t.zero_stage} needs the deepspeed or torchrun launcher, e.g. "
-                              "`deepspeed --num_gpus 8 --module services.cli train ...`")
+                              "`deepspeed --num_gpus 8 --module commentslab.services.cli train ...`")
     if dist.distributed and not hardware.cuda and t.zero_stage not in (0, "auto"):
         raise ConfigError("several processes on CPU train with plain DDP only: set train.zero_stage=0")
     if t.patience > 0 and not t.restore_best:

@@ -12,11 +12,11 @@ import threading
 import grpc
 from prometheus_client import Counter, Gauge
 
+from commentslab.services.common.artifacts import to_path, to_uri
+from commentslab.services.common.config import config_from_dict
+from commentslab.services.common.grpc_server import stream_worker
+from commentslab.services.trainer.train import train_arm
 from commentslab.v1 import common_pb2, trainer_pb2, trainer_pb2_grpc
-from services.common.artifacts import to_path, to_uri
-from services.common.config import config_from_dict
-from services.common.grpc_server import stream_worker
-from services.trainer.train import train_arm
 
 # The service's own figures, beside the request counts and latencies of grpc_server's interceptor.
 RUNNING = Gauge("commentslab_trainer_runs_in_progress", "Training runs in progress")

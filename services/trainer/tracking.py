@@ -7,9 +7,9 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from services.common.artifacts import to_uri
-from services.common.config import ExperimentConfig
-from services.common.logs import setup_logging
+from commentslab.services.common.artifacts import to_uri
+from commentslab.services.common.config import ExperimentConfig
+from commentslab.services.common.logs import setup_logging
 
 EXPERIMENT = "commentslab"  # services/gateway/run_folder.py reads this experiment
 log = setup_logging(__name__)

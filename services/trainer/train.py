@@ -20,16 +20,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from services.common.artifacts import read_json, read_jsonl, to_uri, write_json
-from services.common.config import ExperimentConfig
-from services.common.errors import InputError
-from services.common.logs import setup_logging
-from services.common.models import build_base_model, load_tokenizer, quiet_deepspeed, write_checkpoint_info
-from services.trainer import checkpoints, tracking
-from services.trainer.data import encode_example, sft_dataset
-from services.trainer.plan import InsufficientMemoryError, out_of_memory_advice
-from services.trainer.preflight import Preflight, preflight
-from services.trainer.progress import ProgressCallback, StepReport, step_history
+from commentslab.services.common.artifacts import read_json, read_jsonl, to_uri, write_json
+from commentslab.services.common.config import ExperimentConfig
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.logs import setup_logging
+from commentslab.services.common.models import (
+    build_base_model,
+    load_tokenizer,
+    quiet_deepspeed,
+    write_checkpoint_info,
+)
+from commentslab.services.trainer import checkpoints, tracking
+from commentslab.services.trainer.data import encode_example, sft_dataset
+from commentslab.services.trainer.plan import InsufficientMemoryError, out_of_memory_advice
+from commentslab.services.trainer.preflight import Preflight, preflight
+from commentslab.services.trainer.progress import ProgressCallback, StepReport, step_history
 
 log = setup_logging(__name__)
 

@@ -1,6 +1,6 @@
 """Browser-test fixtures: a dashboard served in a subprocess and Debian's headless Chromium.
 
-``start_dashboard(results_dir, *extra_args, cwd=REPO_ROOT) -> base URL`` starts ``python -m dashboard`` (under
+``start_dashboard(results_dir, *extra_args, cwd=REPO_ROOT) -> base URL`` starts ``python -m commentslab.dashboard`` (under
 gunicorn, as in production: checked by the Server header) on a free loopback port (extra arguments such as
 ``--model-server`` passed on; results_dir None: no ``--results``, the dashboard's default folder under ``cwd``)
 and stops it after the test; ``chrome`` is a Selenium driver whose console log can be read with
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from services.pipeline.launcher import stop_processes
+from commentslab.services.pipeline.launcher import stop_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,7 +38,7 @@ def free_loopback_port() -> int:
 @contextlib.contextmanager
 def running_dashboard(results_dir: Path | None, *extra_args: str, startup_timeout: float = 60.0,
                       cwd: Path = REPO_ROOT) -> Iterator[str]:
-    """Run ``python -m dashboard --results results_dir`` (without ``--results`` when None) in ``cwd`` on a
+    """Run ``python -m commentslab.dashboard --results results_dir`` (without ``--results`` when None) in ``cwd`` on a
     free loopback port; yield its base URL.
 
     Waits until the page answers HTTP 200; raises ``RuntimeError`` with the server's output if it
@@ -51,7 +51,7 @@ def running_dashboard(results_dir: Path | None, *extra_args: str, startup_timeou
     with tempfile.TemporaryFile(mode="w+") as log:
         results = ["--results", str(results_dir)] if results_dir is not None else []
         process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", *results, "--port", str(port), *extra_args],
+            [sys.executable, "-m", "commentslab.dashboard", *results, "--port", str(port), *extra_args],
             cwd=cwd,
             env=env,
             stdout=log,

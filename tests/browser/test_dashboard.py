@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from dashboard.app import ResultsError, headline_rows, load_results, verdict
+from commentslab.dashboard.app import ResultsError, headline_rows, load_results, verdict
 
 COMMIT = "3f9c2a7e1b4d8c6f0a2e5b7d9c1f3a5e7b9d2c4f"
 
@@ -59,7 +59,7 @@ def _loss_history(start: float, floor: float) -> list[dict]:
 
 
 def make_sample_results(samples: int = 1) -> dict:
-    """A results.json for a smoke run, complete by the schema, with statistics from services.stats.
+    """A results.json for a smoke run, complete by the schema, with statistics from commentslab.services.stats.
     ``samples`` completions per problem and arm, each scoring as the first: the gateway publishes the
     first and draws blind pairs from the others, so human evaluation needs two."""
     arms = ("control", "experiment")

@@ -12,12 +12,12 @@ from xml.etree import ElementTree
 import pytest
 from test_dashboard import make_sample_results
 
-from dashboard.comparison import code_diff, metadata_hints, metadata_terms, outcomes
-from dashboard.figures import bradley_terry_figure, loss_figure
-from dashboard.overview import columns, headline_rows, headline_table, verdict
-from dashboard.static_chart import LEFT, RIGHT, WIDTH, figure_svg, nice_ticks, svg_data_uri
-from services.evaluator.table_export import latex_escape, table_csv, table_latex
-from services.gateway.results_store import default_results_dir, disagrees
+from commentslab.dashboard.comparison import code_diff, metadata_hints, metadata_terms, outcomes
+from commentslab.dashboard.figures import bradley_terry_figure, loss_figure
+from commentslab.dashboard.overview import columns, headline_rows, headline_table, verdict
+from commentslab.dashboard.static_chart import LEFT, RIGHT, WIDTH, figure_svg, nice_ticks, svg_data_uri
+from commentslab.services.evaluator.table_export import latex_escape, table_csv, table_latex
+from commentslab.services.gateway.results_store import default_results_dir, disagrees
 
 
 def _with_new_keys() -> dict:
@@ -110,7 +110,7 @@ def test_static_drawing_places_each_point_and_bar_where_plotly_would():
 def test_dash_compresses_with_static_bundles_kept_and_streams_untouched(tmp_path, monkeypatch):
     import flask_compress.flask_compress as flask_compress
 
-    from dashboard.app import PLOTLY_BUNDLE, create_app
+    from commentslab.dashboard.app import PLOTLY_BUNDLE, create_app
 
     compressions = []
     compress = flask_compress._compress_data

@@ -11,10 +11,10 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from test_dashboard import make_sample_results
 
-from services.gateway.app import default_database_url
-from services.gateway.preference import bradley_terry_intervals
-from services.gateway.results_store import problem_arms
-from services.gateway.votes import Pair, VoteStore, pair_id
+from commentslab.services.gateway.app import default_database_url
+from commentslab.services.gateway.preference import bradley_terry_intervals
+from commentslab.services.gateway.results_store import problem_arms
+from commentslab.services.gateway.votes import Pair, VoteStore, pair_id
 
 pytestmark = pytest.mark.browser
 ARMS = ["control", "experiment", "placebo"]

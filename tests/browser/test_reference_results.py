@@ -19,14 +19,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services.common.artifacts import read_jsonl
-from services.common.config import load_config
-from services.common.layout import RunLayout
-from services.evaluator.pass_at_k import estimate_pass_at_k
-from services.evaluator.results import assemble_results, compare_arms
-from services.gateway.results_store import REFERENCE_DIR, default_results_dir
-from services.gateway.server import start_in_thread
-from services.pipeline.steps import LocalSteps
+from commentslab.services.common.artifacts import read_jsonl
+from commentslab.services.common.config import load_config
+from commentslab.services.common.layout import RunLayout
+from commentslab.services.evaluator.pass_at_k import estimate_pass_at_k
+from commentslab.services.evaluator.results import assemble_results, compare_arms
+from commentslab.services.gateway.results_store import REFERENCE_DIR, default_results_dir
+from commentslab.services.gateway.server import start_in_thread
+from commentslab.services.pipeline.steps import LocalSteps
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from commentslab.services.common.grpc_client import open_channel
+from commentslab.services.serving.server import ModelServerServicer
 from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
-from services.common.grpc_client import open_channel
-from services.serving.server import ModelServerServicer
 
 pytestmark = pytest.mark.browser
 STREAMING_SERVER = "GenerateStream" in ModelServerServicer.__dict__

@@ -11,8 +11,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from test_dashboard import make_sample_results
 
-from services.common.layout import Job, RunLayout
-from services.review.queue import ReviewQueue
+from commentslab.services.common.layout import Job, RunLayout
+from commentslab.services.review.queue import ReviewQueue
 
 pytestmark = pytest.mark.browser
 

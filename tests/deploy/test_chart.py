@@ -285,7 +285,7 @@ def test_external_postgresql_without_a_host_is_refused_with_the_reason(helm):
 def test_the_gateway_is_the_dashboards_back_end_and_trusts_only_the_pod_network(rendered, helm):
     deployments = _by_kind(documents(rendered["default"].read_text()), "Deployment")
     gateway = " ".join(_pod_spec(deployments["commentslab-gateway"])["containers"][0]["command"])
-    assert "python -m services.gateway" in gateway and "--trusted-proxy '10.244.0.0/16'" in gateway
+    assert "python -m commentslab.services.gateway" in gateway and "--trusted-proxy '10.244.0.0/16'" in gateway
     assert "--model-server 'commentslab-model-server:50054'" in gateway
     dashboard = _pod_spec(deployments["commentslab-dashboard"])["containers"][0]["command"]
     assert dashboard[dashboard.index("--gateway") + 1] == "http://commentslab-gateway:8000"

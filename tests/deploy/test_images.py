@@ -67,7 +67,7 @@ def test_every_target_runs_an_existing_module_on_the_charts_port(dockerfile):
         if command[:2] == ["python", "-m"]:
             module = command[2]
             if target == "gateway":
-                continue  # services.gateway is its own issue's work; the chart keeps it off by default
+                continue  # commentslab.services.gateway is its own issue's work; the chart keeps it off by default
             assert importlib.util.find_spec(module) is not None, (target, module)
         if target in CHART_KEYS:
             service = values[CHART_KEYS[target]]
@@ -85,7 +85,7 @@ def test_cuda_images_exist_for_trainer_model_server_and_the_pipelines_gpu_steps(
 
 @pytest.mark.integration
 def test_the_health_probe_passes_a_serving_server_and_fails_a_dead_port(grpc_services):
-    from services.pipeline.launcher import free_port
+    from commentslab.services.pipeline.launcher import free_port
 
     serving = subprocess.run([sys.executable, str(PROBE), grpc_services.addresses["stats"]],
                              capture_output=True, text=True, timeout=60)

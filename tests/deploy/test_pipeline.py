@@ -14,8 +14,8 @@ import pytest
 import yaml
 from rendering import AKS_VALUES, CHART, ROOT
 
-from services.common.errors import InputError
-from services.common.layout import Job
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import Job
 
 COMPILED = ROOT / "pipelines" / "commentslab_pipeline.yaml"
 COMPONENTS = ROOT / "pipelines" / "components.py"
@@ -31,7 +31,7 @@ def compiled() -> dict:
 def test_the_committed_yaml_is_a_fresh_compile(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTSLAB_IMAGE_")}
     out = tmp_path / "fresh.yaml"
-    result = subprocess.run([sys.executable, "-m", "pipelines.compile", str(out)], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "commentslab.pipelines.compile", str(out)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert out.read_text() == COMPILED.read_text(), "pipelines/commentslab_pipeline.yaml is stale: run `make pipeline`"
@@ -81,12 +81,12 @@ def test_components_are_one_call_into_pipelines_tasks():
     for function in functions:
         body = function.body[1:] if isinstance(function.body[0], ast.Expr) else function.body  # docstring
         imports = [s for s in body if isinstance(s, ast.ImportFrom)]
-        assert imports and all(s.module == "pipelines.tasks" for s in imports), function.name
+        assert imports and all(s.module == "commentslab.pipelines.tasks" for s in imports), function.name
         assert len(body) <= 4, f"{function.name} holds logic; move it to pipelines/tasks.py"
 
 
 def test_jobs_cover_every_fold_seed_and_arm(tmp_path):
-    from pipelines.tasks import plan_jobs, resolve_config
+    from commentslab.pipelines.tasks import plan_jobs, resolve_config
 
     config = tmp_path / "config.json"
     assert resolve_config(str(config), "smoke", seeds=[1.0, 2.0], folds=2, arms=["control", "experiment"]) == "smoke"
@@ -99,7 +99,7 @@ def test_jobs_cover_every_fold_seed_and_arm(tmp_path):
 
 
 def test_a_run_without_the_control_arm_is_refused_with_the_reason(tmp_path):
-    from pipelines.tasks import resolve_config
+    from commentslab.pipelines.tasks import resolve_config
 
     with pytest.raises(InputError, match="control and experiment"):
         resolve_config(str(tmp_path / "c.json"), "smoke", arms=["experiment", "placebo"])
@@ -108,7 +108,7 @@ def test_a_run_without_the_control_arm_is_refused_with_the_reason(tmp_path):
 
 
 def test_base_model_and_overrides_reach_the_config(tmp_path):
-    from pipelines.tasks import resolve_config
+    from commentslab.pipelines.tasks import resolve_config
 
     config = tmp_path / "config.json"
     resolve_config(str(config), "gpu", base_model="/models/base", overrides=["train.steps=7"])
@@ -117,7 +117,7 @@ def test_base_model_and_overrides_reach_the_config(tmp_path):
 
 
 def test_publishing_refuses_a_run_name_that_would_overwrite_current(tmp_path):
-    from pipelines.tasks import publish_results
+    from commentslab.pipelines.tasks import publish_results
 
     for name in ("current", "", "a/b"):
         with pytest.raises(InputError, match="run_name"):
@@ -144,7 +144,7 @@ def _total(samples: dict[tuple, float], name: str) -> float:
 def test_the_pipeline_runs_end_to_end_under_kfp_local(grpc_services, design_kfp_run):
     """The design's shape through every component, programs in the real Sandbox service, stats in Stats;
     published as one run folder (tests/integration/test_runners_agree.py compares it with the local runner)."""
-    from pipelines.tasks import headline_metrics
+    from commentslab.pipelines.tasks import headline_metrics
 
     published = design_kfp_run
     results = json.loads((published / "results.json").read_text())

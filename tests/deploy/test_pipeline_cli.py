@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from services.cli import main
+from commentslab.services.cli import main
 
 
 class StandIn(BaseHTTPRequestHandler):

@@ -8,6 +8,8 @@ import urllib.request
 
 import pytest
 
+from commentslab.services.common.artifacts import to_uri
+from commentslab.services.common.grpc_client import open_channel
 from commentslab.v1 import (
     exporter_pb2,
     exporter_pb2_grpc,
@@ -20,8 +22,6 @@ from commentslab.v1 import (
     stats_pb2,
     stats_pb2_grpc,
 )
-from services.common.artifacts import to_uri
-from services.common.grpc_client import open_channel
 
 pytestmark = pytest.mark.integration
 

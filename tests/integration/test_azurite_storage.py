@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.cli import main
-from services.common.artifacts import (
+from commentslab.services.cli import main
+from commentslab.services.common.artifacts import (
     completed,
     exists,
     list_files,
@@ -21,8 +21,8 @@ from services.common.artifacts import (
     write_jsonl,
     write_manifest,
 )
-from services.common.errors import InputError
-from services.pipeline.launcher import stop_processes
+from commentslab.services.common.errors import InputError
+from commentslab.services.pipeline.launcher import stop_processes
 
 pytestmark = pytest.mark.integration
 

@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from services.pipeline.launcher import free_port, port_is_free
+from commentslab.services.pipeline.launcher import free_port, port_is_free
 
 pytestmark = pytest.mark.integration
 
 
 def cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "commentslab.services.cli", *args], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -40,7 +40,7 @@ def test_port_in_use_is_one_clear_line():
         result = cli("up", "--ports", f"stats={port}", timeout=60)
         assert result.returncode == 2
         assert f"stats: port {port} on 127.0.0.1 is already in use" in result.stderr
-        single = subprocess.run([sys.executable, "-m", "services.stats", "--port", str(port)],
+        single = subprocess.run([sys.executable, "-m", "commentslab.services.stats", "--port", str(port)],
                                 capture_output=True, text=True, timeout=60)
         assert single.returncode == 2 and "already in use" in single.stderr
 
@@ -60,7 +60,7 @@ def test_bad_sidecar_is_reported_and_the_rest_exports(tmp_path, humaneval_repo):
 def test_up_prints_each_service_and_stops_cleanly_on_ctrl_c():
     # Six consecutive free ports: other tests' services hold random loopback ports meanwhile.
     base = next(b for b in iter(free_port, None) if all(port_is_free("127.0.0.1", b + i) for i in range(6)))
-    process = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--base-port", str(base)],
+    process = subprocess.Popen([sys.executable, "-m", "commentslab.services.cli", "up", "--base-port", str(base)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines = []
     deadline = time.monotonic() + 120

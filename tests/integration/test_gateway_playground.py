@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from commentslab.services.common.grpc_client import open_channel, wait_healthy
+from commentslab.services.common.grpc_server import start_server
+from commentslab.services.gateway.playground import arm_prompt
+from commentslab.services.gateway.server import start_in_thread
+from commentslab.services.pipeline.launcher import free_port, stop_processes
+from commentslab.services.serving.server import ModelServerServicer
 from commentslab.v1 import model_server_pb2, model_server_pb2_grpc
-from services.common.grpc_client import open_channel, wait_healthy
-from services.common.grpc_server import start_server
-from services.gateway.playground import arm_prompt
-from services.gateway.server import start_in_thread
-from services.pipeline.launcher import free_port, stop_processes
-from services.serving.server import ModelServerServicer
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +30,8 @@ def tiny_checkpoint(folder: Path, seed: int) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from services.common.config import ModelConfig
-    from services.common.models import load_tokenizer, save_checkpoint
+    from commentslab.services.common.config import ModelConfig
+    from commentslab.services.common.models import load_tokenizer, save_checkpoint
 
     cfg = ModelConfig(kind="tiny-random", dtype="float32")
     tokenizer = load_tokenizer(cfg)
@@ -58,9 +58,9 @@ def load_arms(address: str, checkpoints: dict[str, Path]) -> None:
 
 @pytest.fixture(scope="module")
 def model_server(checkpoints):
-    """`python -m services.serving` on a free loopback port with both arms loaded; yields host:port."""
+    """`python -m commentslab.services.serving` on a free loopback port with both arms loaded; yields host:port."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "services.serving", "--host", "127.0.0.1", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "commentslab.services.serving", "--host", "127.0.0.1", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         address = f"127.0.0.1:{port}"

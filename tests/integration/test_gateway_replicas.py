@@ -11,7 +11,7 @@ import pytest
 import requests
 from test_gateway_playground import PROMPT, checkpoints, model_server  # noqa: F401 - fixtures reused
 
-from services.pipeline.launcher import free_port, stop_processes
+from commentslab.services.pipeline.launcher import free_port, stop_processes
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +21,11 @@ MAINTAINER = "replica-test-maintainer-credential"
 
 
 def start_gateway(results, database_url: str, model_server_address: str) -> tuple[subprocess.Popen, str]:
-    """``python -m services.gateway`` on a free loopback port; returns the process and its base URL once healthy."""
+    """``python -m commentslab.services.gateway`` on a free loopback port; returns the process and its base URL once healthy."""
     port = free_port()
     env = {**os.environ, "COMMENTSLAB_MAINTAINER_TOKEN": MAINTAINER}
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.gateway", "--results", str(results), "--database-url", database_url,
+        [sys.executable, "-m", "commentslab.services.gateway", "--results", str(results), "--database-url", database_url,
          "--model-server", model_server_address, "--daily-limit", str(DAILY_LIMIT), "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -12,14 +12,14 @@ import urllib.request
 import grpc
 import pytest
 
+from commentslab.services.common.config import load_config
+from commentslab.services.common.grpc_client import open_channel
+from commentslab.services.common.grpc_server import start_server
+from commentslab.services.common.models import build_base_model, load_tokenizer, save_checkpoint
+from commentslab.services.serving.generate import Generator, Limits
+from commentslab.services.serving.server import registrar
 from commentslab.v1 import model_server_pb2 as pb
 from commentslab.v1 import model_server_pb2_grpc
-from services.common.config import load_config
-from services.common.grpc_client import open_channel
-from services.common.grpc_server import start_server
-from services.common.models import build_base_model, load_tokenizer, save_checkpoint
-from services.serving.generate import Generator, Limits
-from services.serving.server import registrar
 
 pytestmark = pytest.mark.integration
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from test_azurite_storage import azurite  # noqa: F401  (the sibling module's Azurite fixture, started once here)
 
-from services.common.artifacts import write_bytes
-from services.common.config import load_config
-from services.common.errors import InputError
-from services.common.models import build_base_model, load_tokenizer, save_checkpoint
-from services.serving.checkpoints import CheckpointNotFound, local_checkpoint
-from services.serving.generate import Generator, Sampling
+from commentslab.services.common.artifacts import write_bytes
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.models import build_base_model, load_tokenizer, save_checkpoint
+from commentslab.services.serving.checkpoints import CheckpointNotFound, local_checkpoint
+from commentslab.services.serving.generate import Generator, Sampling
 
 pytestmark = pytest.mark.integration
 

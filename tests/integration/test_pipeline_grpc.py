@@ -7,12 +7,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from commentslab.services.common.artifacts import read_jsonl
+from commentslab.services.common.grpc_client import open_channel
+from commentslab.services.common.layout import RunLayout
+from commentslab.services.evaluator.harness import program_for
+from commentslab.services.sandbox.execute import Limits, run_program
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc, stats_pb2, stats_pb2_grpc
-from services.common.artifacts import read_jsonl
-from services.common.grpc_client import open_channel
-from services.common.layout import RunLayout
-from services.evaluator.harness import program_for
-from services.sandbox.execute import Limits, run_program
 
 pytestmark = pytest.mark.integration
 
@@ -96,10 +96,10 @@ def test_stats_service_reports_mcnemar_for_pass_fail(grpc_services):
 
 
 def test_a_second_run_skips_every_finished_step(smoke_run, grpc_services):
-    from services.common.artifacts import code_version
-    from services.common.config import load_config
-    from services.pipeline.run import run_experiment
-    from services.pipeline.steps import GrpcSteps
+    from commentslab.services.common.artifacts import code_version
+    from commentslab.services.common.config import load_config
+    from commentslab.services.pipeline.run import run_experiment
+    from commentslab.services.pipeline.steps import GrpcSteps
 
     if code_version().endswith("-dirty") or code_version() == "unknown":
         pytest.skip("manifests only promise reuse for committed code (the tree has uncommitted changes)")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from design_shape import DESIGN
 
-from services.common.layout import Job, RunLayout
-from services.evaluator.results_schema import validate_results
+from commentslab.services.common.layout import Job, RunLayout
+from commentslab.services.evaluator.results_schema import validate_results
 
 # The first test to ask for the two runs waits for both (minutes each on two cores).
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(3600)]
@@ -109,7 +109,7 @@ def test_mlflow_runs_are_named_and_searchable_per_job(design_run):
 def test_the_gateway_shows_metadata_hints_and_one_curve_per_arm_with_its_band(design_run):
     from fastapi.testclient import TestClient
 
-    from services.gateway.app import create_app
+    from commentslab.services.gateway.app import create_app
 
     client = TestClient(create_app(design_run))
     page = client.get("/api/problems", params={"limit": 24}).json()

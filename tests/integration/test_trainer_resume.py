@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from services.trainer import checkpoints
+from commentslab.services.trainer import checkpoints
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ SETTINGS = [f"train.steps={STEPS}", "train.checkpoint_every=3", "train.max_seq_l
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, humaneval_records) -> Path:
-    from services.splitter.split import split_records
+    from commentslab.services.splitter.split import split_records
 
     out = tmp_path_factory.mktemp("resume-data")
     split_records(humaneval_records, out, seed=3)
@@ -33,7 +33,7 @@ def dataset(tmp_path_factory, humaneval_records) -> Path:
 
 
 def _train_command(dataset: Path, out: Path) -> list[str]:
-    command = [sys.executable, "-m", "services.cli", "train", "--data", str(dataset), "--arm", "control",
+    command = [sys.executable, "-m", "commentslab.services.cli", "train", "--data", str(dataset), "--arm", "control",
                "--out", str(out)]
     for setting in SETTINGS:
         command += ["--set", setting]
@@ -96,10 +96,10 @@ def test_a_killed_cli_training_resumes_to_the_same_steps_history_and_weights(dat
 
 
 def _start_trainer() -> tuple[subprocess.Popen, str]:
-    from services.pipeline.launcher import free_port
+    from commentslab.services.pipeline.launcher import free_port
 
     port = free_port("127.0.0.1")
-    process = subprocess.Popen([sys.executable, "-m", "services.trainer", "--port", str(port)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "commentslab.services.trainer", "--port", str(port)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     line = process.stdout.readline()
@@ -110,9 +110,9 @@ def _start_trainer() -> tuple[subprocess.Popen, str]:
 def test_the_trainer_service_resumes_a_training_whose_server_was_killed(dataset, tmp_path):
     import grpc
 
+    from commentslab.services.common.artifacts import to_uri
+    from commentslab.services.common.config import load_config
     from commentslab.v1 import trainer_pb2, trainer_pb2_grpc
-    from services.common.artifacts import to_uri
-    from services.common.config import load_config
 
     out = tmp_path / "served"
     cfg = load_config("smoke", SETTINGS)
@@ -153,11 +153,11 @@ def test_the_trainer_service_resumes_a_training_whose_server_was_killed(dataset,
 
 
 def test_a_torchrun_launch_trains_with_ddp_and_only_rank_0_logs_and_prints(dataset, tmp_path):
-    from services.pipeline.launcher import free_port
+    from commentslab.services.pipeline.launcher import free_port
 
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-               "-m", "services.cli", "train", "--data", str(dataset), "--arm", "control", "--out", str(out),
+               "-m", "commentslab.services.cli", "train", "--data", str(dataset), "--arm", "control", "--out", str(out),
                "--set", "train.steps=4", "--set", "train.checkpoint_every=2", "--set", "train.max_seq_len=64",
                "--set", "train.system_metrics=false"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from services.common.artifacts import (
+from commentslab.services.common.artifacts import (
     Manifest,
     blob_account,
     blob_service_client,
@@ -17,7 +17,7 @@ from services.common.artifacts import (
     write_jsonl,
     write_manifest,
 )
-from services.common.errors import InputError
+from commentslab.services.common.errors import InputError
 
 
 def test_file_uri_round_trip(tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from services.common.config import available_profiles, load_config
-from services.common.errors import ConfigError
+from commentslab.services.common.config import available_profiles, load_config
+from commentslab.services.common.errors import ConfigError
 
 
 def test_every_shipped_profile_validates():

@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 
-from services.common.config import load_config
-from services.evaluator.report import validate_results
-from services.pipeline.run import run_experiment
-from services.pipeline.steps import LocalSteps
+from commentslab.services.common.config import load_config
+from commentslab.services.evaluator.report import validate_results
+from commentslab.services.pipeline.run import run_experiment
+from commentslab.services.pipeline.steps import LocalSteps
 
 pytestmark = pytest.mark.slow
 PROBLEMS = 12

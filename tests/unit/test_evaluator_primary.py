@@ -6,11 +6,11 @@ import jsonschema
 import numpy as np
 import pytest
 
-from services.common.config import load_config
-from services.evaluator.primary import is_binary, primary_test_reason
-from services.evaluator.results import compare_arms
-from services.evaluator.results_schema import results_schema
-from services.stats.compare import compare
+from commentslab.services.common.config import load_config
+from commentslab.services.evaluator.primary import is_binary, primary_test_reason
+from commentslab.services.evaluator.results import compare_arms
+from commentslab.services.evaluator.results_schema import results_schema
+from commentslab.services.stats.compare import compare
 
 
 def _compare(metric, control, experiment, binary, alpha):

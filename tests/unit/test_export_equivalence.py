@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter import export as export_module
-from services.exporter.anchors import line_hash
-from services.exporter.export import ExportOptions, ExportReport, export_repository
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter import export as export_module
+from commentslab.services.exporter.anchors import line_hash
+from commentslab.services.exporter.export import ExportOptions, ExportReport, export_repository
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from export_benchmark import generate  # noqa: E402
@@ -306,8 +306,8 @@ def test_the_varied_repository_covers_what_it_claims_to(varied):
 
 
 def test_records_written_as_json_lines_are_the_same_records(varied, tmp_path):
-    from services.common.artifacts import read_jsonl
-    from services.exporter.export import run_export
+    from commentslab.services.common.artifacts import read_jsonl
+    from commentslab.services.exporter.export import run_export
 
     out = tmp_path / "records.jsonl"
     report = run_export(varied, out, options=ExportOptions(workers=1, pseudonym_key="pinned"))
@@ -317,7 +317,7 @@ def test_records_written_as_json_lines_are_the_same_records(varied, tmp_path):
 
 
 def test_nan_and_huge_numbers_in_a_sidecar_are_written_as_the_standard_library_writes_them(tmp_path):
-    from services.exporter.export import encode_record, run_export
+    from commentslab.services.exporter.export import encode_record, run_export
 
     repo = tmp_path / "odd"
     _write(repo, "LICENSE", LICENSE_TEXT)

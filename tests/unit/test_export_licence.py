@@ -5,8 +5,8 @@ from __future__ import annotations
 import identify.identify
 from identify.vendor.licenses import LICENSES
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.licence import licence_of_text
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.licence import licence_of_text
 
 
 def test_licence_texts_are_identified_exactly_as_identify_does(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from services.exporter.scrub import (
+from commentslab.services.exporter.scrub import (
     CREDENTIAL_ASSIGNMENT,
     CREDENTIAL_ASSIGNMENT_LOWER,
     IMPLIED_GATES,

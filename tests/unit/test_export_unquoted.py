@@ -2,9 +2,9 @@
 
 import json
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.export import export_repository
-from services.exporter.scrub import Scrubber
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.export import export_repository
+from commentslab.services.exporter.scrub import Scrubber
 
 
 def test_unquoted_credentials_in_prose_are_removed_and_counted_but_code_and_placeholders_stay():

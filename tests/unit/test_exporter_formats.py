@@ -2,10 +2,10 @@
 
 import json
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.anchors import line_hash
-from services.exporter.export import ExportReport, export_repository
-from services.exporter.sidecar import parse_sidecar_data
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.anchors import line_hash
+from commentslab.services.exporter.export import ExportReport, export_repository
+from commentslab.services.exporter.sidecar import parse_sidecar_data
 
 
 def _repo(tmp_path, files: dict[str, str | dict]):

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from services.cli import main
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.export import ExportOptions, ExportReport, export_repository, find_sidecars
-from services.exporter.licence import evaluate, licence_gate
+from commentslab.services.cli import main
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.export import ExportOptions, ExportReport, export_repository, find_sidecars
+from commentslab.services.exporter.licence import evaluate, licence_gate
 
 GOOD = "def add(a, b):\n    total = a + b\n    return total\n"
 GOOD_SIDECAR = {"version": "1.0", "file": "add.py", "comments": [{"id": "c1", "line": 2, "text": "adds"}]}
@@ -121,7 +121,7 @@ def test_cli_exits_non_zero_only_when_nothing_is_valid_or_strict(tmp_path, capsy
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_parallel_export_writes_the_same_records_in_the_same_order(tmp_path, workers, monkeypatch):
-    import services.exporter.export as export
+    import commentslab.services.exporter.export as export
 
     monkeypatch.setattr(export, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(export, "PARALLEL_CHUNK", 3)
@@ -135,7 +135,7 @@ def test_parallel_export_writes_the_same_records_in_the_same_order(tmp_path, wor
     records = list(export_repository(repo, report=report, options=ExportOptions(workers=workers)))
     assert [r["entryPoint"] for r in records] == [f"add{i}" for i in range(8)]
     assert report.sidecars == 9 and report.records == 8 and [r["kind"] for r in report.rejects] == ["invalid_json"]
-    from services.exporter.export import run_export
+    from commentslab.services.exporter.export import run_export
 
     run_export(repo, tmp_path / f"w{workers}.jsonl", options=ExportOptions(workers=workers))
     serial = tmp_path / "serial.jsonl"

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.export import ExportOptions, ExportReport, export_repository
-from services.exporter.quality import eslint_available, lint_python, metadata_completeness
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.export import ExportOptions, ExportReport, export_repository
+from commentslab.services.exporter.quality import eslint_available, lint_python, metadata_completeness
 
 needs_eslint = pytest.mark.skipif(not eslint_available(), reason="ESLint is not installed: run `make node-deps`")
 

@@ -3,11 +3,11 @@
 import json
 import shutil
 
+from commentslab.services.common.artifacts import to_uri
+from commentslab.services.common.grpc_client import open_channel
+from commentslab.services.common.grpc_server import start_server
+from commentslab.services.exporter.server import register
 from commentslab.v1 import exporter_pb2, exporter_pb2_grpc
-from services.common.artifacts import to_uri
-from services.common.grpc_client import open_channel
-from services.common.grpc_server import start_server
-from services.exporter.server import register
 
 
 def test_export_streams_progress_then_the_result_with_exclusions_and_removals(tmp_path, humaneval_repo):
@@ -39,7 +39,7 @@ def test_export_streams_progress_then_the_result_with_exclusions_and_removals(tm
 
 
 def test_cli_export_via_the_service_passes_every_option(tmp_path, humaneval_repo, capsys):
-    from services.cli import main
+    from commentslab.services.cli import main
 
     server, port, _ = start_server("Exporter", register, port=0)
     try:

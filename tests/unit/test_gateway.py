@@ -15,9 +15,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.gateway.app import openapi_text
-from services.gateway.rate_limit import DailyRateLimiter
-from services.gateway.server import start_in_thread
+from commentslab.services.gateway.app import openapi_text
+from commentslab.services.gateway.rate_limit import DailyRateLimiter
+from commentslab.services.gateway.server import start_in_thread
 
 COMMITTED_SCHEMA = Path(__file__).resolve().parents[2] / "services" / "gateway" / "openapi.json"
 
@@ -52,7 +52,7 @@ def gateway(tmp_path_factory):
 
 def test_committed_openapi_schema_matches_the_app():
     assert COMMITTED_SCHEMA.read_text(encoding="utf-8") == openapi_text(), (
-        "services/gateway/openapi.json is stale: run `python -m services.gateway --write-openapi "
+        "services/gateway/openapi.json is stale: run `python -m commentslab.services.gateway --write-openapi "
         "services/gateway/openapi.json`")
 
 
@@ -112,7 +112,7 @@ def test_rate_limiter_allows_100_a_day_per_client_then_refuses_until_midnight():
 
     import sqlalchemy as sa
 
-    from services.common.database import open_database
+    from commentslab.services.common.database import open_database
 
     day = [dt.date(2026, 11, 24)]
     limiter = DailyRateLimiter(open_database("sqlite://"), 100, today=lambda: day[0])
@@ -158,7 +158,7 @@ def test_forwarded_for_names_the_visitor_only_from_a_trusted_proxy():
 
     from starlette.requests import Request
 
-    from services.gateway.app import client_key
+    from commentslab.services.gateway.app import client_key
 
     def request(peer: str) -> Request:
         return Request({"type": "http", "client": (peer, 40000), "headers": []})

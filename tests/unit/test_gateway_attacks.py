@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_gateway import write_results
 
-from services.gateway.app import OPEN_VOTES_PER_CLIENT, REGISTRATIONS_PER_CLIENT
-from services.gateway.request_limits import MAX_BODY_BYTES
-from services.gateway.server import start_in_thread
-from services.review.queue import ReviewQueue
-from services.splitter.template import COMMENT_PREFIX, render_metadata
+from commentslab.services.gateway.app import OPEN_VOTES_PER_CLIENT, REGISTRATIONS_PER_CLIENT
+from commentslab.services.gateway.request_limits import MAX_BODY_BYTES
+from commentslab.services.gateway.server import start_in_thread
+from commentslab.services.review.queue import ReviewQueue
+from commentslab.services.splitter.template import COMMENT_PREFIX, render_metadata
 
 MAINTAINER = "maintainer-credential-for-tests-0123456789"
 

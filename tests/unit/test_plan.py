@@ -8,11 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.cli import main
-from services.common.layout import Job, RunLayout
-from services.stats.plan import Design, StepCosts, cheapest_design, design_mdd, mdd_floor, step_costs
-from services.stats.power import VarianceComponents
-from services.stats.variance import MEASURED, ComponentEstimate
+from commentslab.services.cli import main
+from commentslab.services.common.layout import Job, RunLayout
+from commentslab.services.stats.plan import (
+    Design,
+    StepCosts,
+    cheapest_design,
+    design_mdd,
+    mdd_floor,
+    step_costs,
+)
+from commentslab.services.stats.power import VarianceComponents
+from commentslab.services.stats.variance import MEASURED, ComponentEstimate
 
 ARMS = ("control", "experiment", "placebo")
 # Seconds per training job and per problem-sample of generation and scoring, the same for every arm.

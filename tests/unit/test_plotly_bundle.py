@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from dashboard.app import PLOTLY_BUNDLE
+from commentslab.dashboard.app import PLOTLY_BUNDLE
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "plotly.js-basic-dist-min"

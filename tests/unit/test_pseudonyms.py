@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from services.cli import main
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.pseudonym_key import local_key_path
+from commentslab.services.cli import main
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.pseudonym_key import local_key_path
 
 AUTHORS = ["Ana Lima", "Bob Okafor", "chen wei"]
 DECOYS = ["Dana Smith", "Eve", "Mallory Jones"]
@@ -101,7 +101,7 @@ def test_a_deployment_key_that_cannot_be_read_stops_the_export_and_the_exporter(
     assert error.count("\n") == 0 and "COMMENTSLAB_PSEUDONYM_KEY_FILE" in error and str(missing) in error
     assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
 
-    started = subprocess.run([sys.executable, "-m", "services.exporter", "--port", "0"], capture_output=True,
+    started = subprocess.run([sys.executable, "-m", "commentslab.services.exporter", "--port", "0"], capture_output=True,
                              text=True, timeout=120)
     assert started.returncode != 0
     lines = started.stderr.strip().splitlines()

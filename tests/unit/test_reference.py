@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.common.errors import InputError
-from services.pipeline.reference import (
+from commentslab.services.common.errors import InputError
+from commentslab.services.pipeline.reference import (
     PROVENANCE_FILE,
     REFERENCE_DIR,
     ReferenceDesign,

@@ -6,7 +6,7 @@ import os
 import pytest
 from sample_results import results_from_problems, scored
 
-from services.gateway.results_store import ResultsError, load_results
+from commentslab.services.gateway.results_store import ResultsError, load_results
 
 
 def _results(passes: int = 2) -> dict:

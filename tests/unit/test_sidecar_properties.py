@@ -7,9 +7,14 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.export import ExportReport, export_repository
-from services.exporter.sidecar import Sidecar, SidecarError, parse_sidecar_bytes, parse_sidecar_data
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.export import ExportReport, export_repository
+from commentslab.services.exporter.sidecar import (
+    Sidecar,
+    SidecarError,
+    parse_sidecar_bytes,
+    parse_sidecar_data,
+)
 
 VALID = {
     "file": "calc.py", "version": "2.1.0",

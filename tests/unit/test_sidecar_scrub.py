@@ -5,9 +5,9 @@ import hmac
 import json
 import re
 
-from services.corpus.humaneval import LICENSE_TEXT
-from services.exporter.export import ExportOptions, ExportReport, export_repository
-from services.exporter.scrub import (
+from commentslab.services.corpus.humaneval import LICENSE_TEXT
+from commentslab.services.exporter.export import ExportOptions, ExportReport, export_repository
+from commentslab.services.exporter.scrub import (
     ASSIGNMENT_SUFFIX,
     CREDENTIAL_WORD,
     GATED_DETECTORS,

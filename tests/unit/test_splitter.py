@@ -2,9 +2,9 @@
 
 import json
 
-from services.common.artifacts import read_jsonl
-from services.splitter.split import SPLITS, split_records, validate
-from services.splitter.template import render_metadata
+from commentslab.services.common.artifacts import read_jsonl
+from commentslab.services.splitter.split import SPLITS, split_records, validate
+from commentslab.services.splitter.template import render_metadata
 
 
 def _datasets(out, arm):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from services.common.artifacts import read_jsonl
-from services.common.errors import InputError
-from services.splitter.split import SPLITS, load_arms, split_folds, split_records
+from commentslab.services.common.artifacts import read_jsonl
+from commentslab.services.common.errors import InputError
+from commentslab.services.splitter.split import SPLITS, load_arms, split_folds, split_records
 
 
 def _record(i, repo="r", path=None, language="python", completion=None, prompt=None):

@@ -1,10 +1,10 @@
 """The Splitter gRPC service on loopback: split and k-fold through the request, progress streamed."""
 
+from commentslab.services.common.artifacts import read_jsonl, to_uri, write_jsonl
+from commentslab.services.common.grpc_client import open_channel
+from commentslab.services.common.grpc_server import start_server
+from commentslab.services.splitter.server import register
 from commentslab.v1 import splitter_pb2, splitter_pb2_grpc
-from services.common.artifacts import read_jsonl, to_uri, write_jsonl
-from services.common.grpc_client import open_channel
-from services.common.grpc_server import start_server
-from services.splitter.server import register
 
 
 def test_split_and_folds_stream_progress_then_the_result(tmp_path, humaneval_records):
@@ -34,7 +34,7 @@ def test_split_and_folds_stream_progress_then_the_result(tmp_path, humaneval_rec
 
 
 def test_cli_split_via_the_service_with_folds_and_repository_groups(tmp_path, humaneval_records, capsys):
-    from services.cli import main
+    from commentslab.services.cli import main
 
     records = tmp_path / "records.jsonl"
     write_jsonl(records, humaneval_records)

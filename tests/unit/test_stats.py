@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from services.stats.compare import compare
-from services.stats.paired import cohens_dz, mcnemar_exact, paired_t_test
+from commentslab.services.stats.compare import compare
+from commentslab.services.stats.paired import cohens_dz, mcnemar_exact, paired_t_test
 
 CONTROL = [0.10, 0.40, 0.35, 0.80, 0.55, 0.20, 0.65, 0.30]
 EXPERIMENT = [0.25, 0.45, 0.30, 0.95, 0.70, 0.40, 0.60, 0.50]

@@ -13,12 +13,16 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.weightstats import DescrStatsW
 
-from services.stats.bootstrap import bootstrap_interval
-from services.stats.compare import adjust_across_metrics, compare, verdict
-from services.stats.multiple import holm_adjusted
-from services.stats.paired import hedges_g, mcnemar_exact, paired_t_test, wilcoxon_signed_rank
-from services.stats.power import design_power, design_standard_error, minimum_detectable_difference
-from services.stats.seeds import anova_mean_squares, problems_and_seeds_test
+from commentslab.services.stats.bootstrap import bootstrap_interval
+from commentslab.services.stats.compare import adjust_across_metrics, compare, verdict
+from commentslab.services.stats.multiple import holm_adjusted
+from commentslab.services.stats.paired import hedges_g, mcnemar_exact, paired_t_test, wilcoxon_signed_rank
+from commentslab.services.stats.power import (
+    design_power,
+    design_standard_error,
+    minimum_detectable_difference,
+)
+from commentslab.services.stats.seeds import anova_mean_squares, problems_and_seeds_test
 
 RNG = np.random.default_rng(7)
 CONTROL = RNG.uniform(0, 1, 40)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.stats.power import DesignAssumptions, VarianceComponents, difference_standard_error
-from services.stats.variance import MEASURED, estimate_components, measured_power
+from commentslab.services.stats.power import DesignAssumptions, VarianceComponents, difference_standard_error
+from commentslab.services.stats.variance import MEASURED, estimate_components, measured_power
 
 # True components of the simulation. Each effect is uniform (bounded), so every pass probability stays
 # inside (0, 1) and no clipping bends the variances away from these values.

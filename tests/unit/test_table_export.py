@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.evaluator.table_export import LATEX_SPECIALS, Table, latex_escape, table_csv, table_latex
+from commentslab.services.evaluator.table_export import (
+    LATEX_SPECIALS,
+    Table,
+    latex_escape,
+    table_csv,
+    table_latex,
+)
 
 # Every character TeX reads as other than itself (its category codes 0-7, 13, 14 and the space-like ones),
 # and the characters the escaping spells out by name: the alphabet the properties draw from most often.

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from services.common.config import load_config
-from services.common.errors import InputError
-from services.common.models import load_tokenizer
-from services.splitter.split import split_records
-from services.trainer.train import encode_example, train_arm
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import InputError
+from commentslab.services.common.models import load_tokenizer
+from commentslab.services.splitter.split import split_records
+from commentslab.services.trainer.train import encode_example, train_arm
 
 
 def test_prompt_tokens_are_masked_and_the_completion_is_kept_when_cut():
@@ -25,7 +25,7 @@ def test_prompt_tokens_are_masked_and_the_completion_is_kept_when_cut():
 
 
 def test_the_design_defaults_apply_unless_a_profile_or_flag_overrides_them():
-    from services.common.config import TrainConfig
+    from commentslab.services.common.config import TrainConfig
 
     t = TrainConfig()
     assert (t.learning_rate, t.batch_size, t.epochs, t.warmup_steps, t.max_seq_len, t.patience) == (
@@ -103,8 +103,8 @@ def test_early_stopping_stops_after_patience_evaluations_and_returns_the_best_we
     import torch
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from services.common.models import load_checkpoint
-    from services.trainer.data import sft_dataset
+    from commentslab.services.common.models import load_checkpoint
+    from commentslab.services.trainer.data import sft_dataset
 
     # lr 1.0 wrecks the model after the warm-up step: step 1 (lr 0) keeps the best validation loss, and no
     # evaluation improves on it by 100 nats, so steps 2 and 3 are the two that exhaust the patience.

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from services.common.config import load_config
-from services.trainer.plan import TrainingPlan, plan_training
-from services.trainer.train import DEEPSPEED_CONFIGS
+from commentslab.services.common.config import load_config
+from commentslab.services.trainer.plan import TrainingPlan, plan_training
+from commentslab.services.trainer.train import DEEPSPEED_CONFIGS
 
 os.environ.setdefault("DS_ACCELERATOR", "cpu" if not torch.cuda.is_available() else "cuda")
 deepspeed_runtime_config = pytest.importorskip("deepspeed.runtime.config")
@@ -73,7 +73,7 @@ def test_the_plans_for_eight_gpus_fill_valid_configs(monkeypatch):
 
 
 def _smoke_data(tmp_path, humaneval_records):
-    from services.splitter.split import split_records
+    from commentslab.services.splitter.split import split_records
 
     split_records(humaneval_records, tmp_path, seed=3)
     return tmp_path / "datasets" / "control"
@@ -82,7 +82,7 @@ def _smoke_data(tmp_path, humaneval_records):
 @pytest.mark.gpu
 @requires_cuda
 def test_bf16_training_on_cuda(tmp_path, humaneval_records):
-    from services.trainer.train import train_arm
+    from commentslab.services.trainer.train import train_arm
 
     cfg = load_config("smoke", ["model.device=cuda", "train.steps=3"])
     outcome = train_arm(_smoke_data(tmp_path, humaneval_records), "control", tmp_path / "arm", cfg,
@@ -94,7 +94,7 @@ def test_bf16_training_on_cuda(tmp_path, humaneval_records):
 @requires_cuda
 @pytest.mark.parametrize("stage", [2, 3])
 def test_zero_training_under_a_one_process_launch(stage, tmp_path, humaneval_records, monkeypatch):
-    from services.trainer.train import train_arm
+    from commentslab.services.trainer.train import train_arm
 
     for key, value in {"WORLD_SIZE": "1", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": "29517"}.items():
@@ -111,7 +111,7 @@ def test_zero_training_under_a_one_process_launch(stage, tmp_path, humaneval_rec
 @requires_cuda
 def test_qlora_on_cuda(tmp_path, humaneval_records):
     pytest.importorskip("bitsandbytes")
-    from services.trainer.train import train_arm
+    from commentslab.services.trainer.train import train_arm
 
     cfg = load_config("cpu", ["model.device=cuda", "train.method=qlora", "train.steps=2"])
     outcome = train_arm(_smoke_data(tmp_path, humaneval_records), "control", tmp_path / "arm", cfg,

@@ -7,9 +7,9 @@ import torch
 from trl import pack_dataset
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-from services.common.config import load_config
-from services.common.models import build_base_model, load_tokenizer
-from services.trainer.data import IGNORE, sft_dataset
+from commentslab.services.common.config import load_config
+from commentslab.services.common.models import build_base_model, load_tokenizer
+from commentslab.services.trainer.data import IGNORE, sft_dataset
 
 PAIRS = [
     ("def f(x):\n", "    return x\n"),
@@ -96,8 +96,8 @@ def test_the_packed_loss_equals_the_unpacked_loss_of_each_example(tiny):
 
 
 def test_a_packed_smoke_training_runs(tmp_path, humaneval_records):
-    from services.splitter.split import split_records
-    from services.trainer.train import train_arm
+    from commentslab.services.splitter.split import split_records
+    from commentslab.services.trainer.train import train_arm
 
     split_records(humaneval_records, tmp_path, seed=3)
     cfg = load_config("smoke", ["train.steps=2", "train.packing=true", "train.system_metrics=false"])

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from services.common.config import load_config
-from services.common.errors import ConfigError, InputError
-from services.trainer import plan as planning
-from services.trainer.hardware import DistEnv, Hardware, resolve_device
-from services.trainer.plan import InsufficientMemoryError, plan_training
+from commentslab.services.common.config import load_config
+from commentslab.services.common.errors import ConfigError, InputError
+from commentslab.services.trainer import plan as planning
+from commentslab.services.trainer.hardware import DistEnv, Hardware, resolve_device
+from commentslab.services.trainer.plan import InsufficientMemoryError, plan_training
 
 H100 = 80 * 10**9
 # parameters, hidden size, layers, vocabulary: SmolLM2-135M, Llama-3.2-1B, Llama-3.1-8B, Llama-3.1-70B
@@ -68,8 +68,8 @@ def _refuse_model_loading(monkeypatch):
     def boom(*_, **__):
         raise AssertionError("the model was loaded before the input was checked")
 
-    monkeypatch.setattr("services.trainer.train.build_base_model", boom)
-    monkeypatch.setattr("services.common.models.build_base_model", boom)
+    monkeypatch.setattr("commentslab.services.trainer.train.build_base_model", boom)
+    monkeypatch.setattr("commentslab.services.common.models.build_base_model", boom)
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def dataset(tmp_path):
 
 
 def _train(dataset, cfg):
-    from services.trainer.train import train_arm
+    from commentslab.services.trainer.train import train_arm
 
     return train_arm(dataset, "control", dataset / "out", cfg, f"sqlite:///{dataset}/m.db")
 
@@ -154,8 +154,8 @@ def test_a_training_library_outside_the_supported_range_is_refused_at_start(data
 
 
 def test_one_dtype_rule_auto_is_float32_without_cuda_and_bf16_on_a_gpu_that_has_it():
-    from services.common.config import ModelConfig
-    from services.common.models import dtype_name
+    from commentslab.services.common.config import ModelConfig
+    from commentslab.services.common.models import dtype_name
 
     assert dtype_name("auto", "cpu", bf16_supported=False) == "float32"
     assert dtype_name("auto", "cuda:0", bf16_supported=True) == "bfloat16"

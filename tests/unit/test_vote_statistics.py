@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from services.gateway import preference
-from services.gateway.preference import (
+from commentslab.services.gateway import preference
+from commentslab.services.gateway.preference import (
     Vote,
     bradley_terry,
     bradley_terry_intervals,

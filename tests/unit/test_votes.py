@@ -7,7 +7,7 @@ import random
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from services.gateway.preference import (
+from commentslab.services.gateway.preference import (
     Vote,
     agreement,
     bradley_terry,
@@ -18,7 +18,7 @@ from services.gateway.preference import (
     summarise,
     wilson_interval,
 )
-from services.gateway.votes import Pair, VoteError, VoteStore, pair_id
+from commentslab.services.gateway.votes import Pair, VoteError, VoteStore, pair_id
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (7, 10), (31, 50), (50, 50)])
