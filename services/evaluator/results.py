@@ -13,6 +13,7 @@ import io
 import os
 import platform
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from services.common.artifacts import code_version
 from services.common.config import ExperimentConfig
@@ -116,6 +117,17 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def cpu_model() -> str:
+    """The processor's model name as the kernel reports it (the architecture where it does not)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     """What ran it: enough to compare timings honestly."""
     import torch
@@ -123,6 +135,7 @@ def machine() -> dict:
     cuda = torch.cuda.is_available()
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
     return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "cpuModel": cpu_model(),
             "torch": torch.__version__, "cuda": cuda, "gpus": gpus, "host": platform.node()}
 
 
