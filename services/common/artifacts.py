@@ -322,8 +322,15 @@ def _encoded(row) -> str:
     return encoded if isinstance(encoded, str) else json.dumps(row, ensure_ascii=False)
 
 
+COMMIT_VARIABLE = "COMMENTSLAB_COMMIT"
+
+
 def code_version() -> str:
-    """The git commit of the code (with `-dirty` when the tree has changes), or `unknown`."""
+    """The commit of the code: $COMMENTSLAB_COMMIT where set (the images bake it in at build time, having
+    no git), else the checkout's git commit (with `-dirty` when the tree has changes), else `unknown`."""
+    baked = os.environ.get(COMMIT_VARIABLE, "").strip()
+    if baked and baked != "unknown":
+        return baked
     try:
         commit = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5

@@ -58,3 +58,25 @@ class ControlsFailed(CommentslabError):
     def __init__(self, reason: str, report: dict):
         super().__init__(reason)
         self.report = report
+
+
+class MissingExtra(CommentslabError):
+    """A command needs an optional dependency that is not installed; the message names the extra."""
+
+    def __init__(self, module: str, extra: str):
+        super().__init__(f"{module} is not installed; this needs the '{extra}' extra: "
+                         f"pip install 'commentslab[{extra}]'")
+        self.module = module
+        self.extra = extra
+
+
+# The optional packages, by top-level module, and the extra that installs each.
+EXTRA_OF_MODULE = {
+    "kfp": "kfp", "deepspeed": "train", "bitsandbytes": "train", "azure": "azure", "mcp": "mcp",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> MissingExtra | None:
+    """The MissingExtra an import failure means, or None when the module belongs to no extra."""
+    top = (exc.name or "").split(".")[0]
+    return MissingExtra(top, EXTRA_OF_MODULE[top]) if top in EXTRA_OF_MODULE else None
