@@ -2,20 +2,27 @@
 
 Each step verb works in-process by default, or through a running service with `--via HOST:PORT`
 (the address `commentslab up` prints). Errors are one line naming the thing and the reason.
+
+Exit codes: 0 done; 1 findings (a check that found problems, or anything rejected under --strict);
+2 usage (a wrong flag or verb); 3 input error (a missing or malformed file, a bad setting, a missing
+extra); 4 internal error (a bug: run with -v for the traceback); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
-from commentslab.services.common.errors import CommentslabError, InputError
+from commentslab.services.common.errors import CommentslabError, InputError, missing_extra
 
 DEFAULT_BASE_PORT = 50051
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def _steps(via: str | None, service: str):
@@ -60,11 +67,10 @@ def cmd_export(args) -> int:
         print(f"  {len(report['flagged'])} records flagged for review: commentslab review list --queue "
               f"{report.get('reviewQueue') or args.review_queue}")
     if not report["records"]:
-        print(f"error: {', '.join(args.repo)}: no valid record to export", file=sys.stderr)
-        return 1
+        raise InputError(", ".join(args.repo), "no valid record to export")
     if args.strict and (report["rejects"] or report.get("excludedRepositories")):
         print("error: --strict: the export rejected input (see above)", file=sys.stderr)
-        return 1
+        return EXIT_FINDINGS
     return 0
 
 
@@ -176,8 +182,8 @@ def cmd_evaluate(args) -> int:
         raise InputError(args.data, "has no test rows")
     steps.load(args.arm, Path(args.checkpoint))
     completions = steps.generate(args.arm, [r["input"] for r in rows], cfg)
-    problems = score_arm(rows, completions, lambda programs: steps.run_programs(programs, cfg), similarity_scorer(cfg),
-                         cfg.evaluate.k, codebleu_scorer(cfg))
+    problems = score_arm(rows, completions, lambda programs, language: steps.run_programs(programs, cfg, language),
+                         similarity_scorer(cfg), cfg.evaluate.k, codebleu_scorer(cfg))
     write_jsonl(Path(args.out), ({"id": r["id"], **p} for r, p in zip(rows, problems, strict=True)))
     passed = sum(1 for p in problems if p.get("pass@1", 0) > 0)
     print(f"{args.arm}: {passed}/{len(problems)} problems with a passing sample -> {args.out}")
@@ -408,7 +414,13 @@ def cmd_gateway(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="commentslab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="commentslab", description=__doc__.splitlines()[0],
+                                     epilog=__doc__[__doc__.index("Exit codes"):],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_line())
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bars")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="debug logging; tracebacks on internal errors")
     # The deepspeed launcher passes --local_rank before the verb; the trainer reads LOCAL_RANK instead.
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -589,17 +601,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version_line() -> str:
+    """`commentslab <version> (commit <commit>)`: the installed version and the commit of the code."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from commentslab.services.common.artifacts import code_version
+
+    try:
+        installed = version("commentslab")
+    except PackageNotFoundError:
+        installed = "unknown"
+    return f"commentslab {installed} (commit {code_version()})"
+
+
+def _set_loudness(args) -> None:
+    """Logging level and progress bars for this process and the services it starts (they inherit the
+    environment): -q and -v set the level; bars show only on a terminal and never under -q."""
+    if args.quiet:
+        os.environ["COMMENTSLAB_LOG"] = "WARNING"
+    elif args.verbose:
+        os.environ["COMMENTSLAB_LOG"] = "DEBUG"
+    # tqdm reads TQDM_DISABLE when it is imported; every verb imports it lazily, after this.
+    if args.quiet or not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `commentslab` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the `commentslab` console script; returns one of the exit codes above."""
+    args = build_parser().parse_args(argv)  # a usage error exits 2 here
+    _set_loudness(args)
     try:
         return args.func(args)
     except CommentslabError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            return _internal_error(exc, args.verbose)
+        print(f"error: {extra}", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a line and an exit code
+        return _internal_error(exc, args.verbose)
+
+
+def _internal_error(exc: BaseException, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exception(exc)
+    print(f"internal error: {type(exc).__name__}: {exc} (a bug; -v shows the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def test_submit_sends_the_compiled_pipeline_with_the_runs_parameters(kfp_api, tm
 def test_a_host_that_refuses_the_pipeline_is_named_with_what_it_said(kfp_api, capsys):
     host, api = kfp_api
     api.refuse = True
-    assert main(["pipeline", "submit", "--host", host]) == 2
+    assert main(["pipeline", "submit", "--host", host]) == 3
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and host in err and "HTTP 400" in err and "invalid pipeline spec" in err
 
@@ -105,7 +105,7 @@ def test_a_host_that_does_not_answer_is_named_with_what_to_check(capsys):
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         host = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    assert main(["pipeline", "submit", "--host", host]) == 2
+    assert main(["pipeline", "submit", "--host", host]) == 3
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and host in err and "does not answer" in err and "port-forward" in err
 
@@ -118,8 +118,8 @@ def test_a_host_that_does_not_answer_is_named_with_what_to_check(capsys):
 ])
 def test_a_bad_setting_stops_before_anything_is_sent_or_started(kfp_api, tmp_path, capsys, args, named):
     host, api = kfp_api
-    assert main(["pipeline", "submit", "--host", host, *args]) == 2
+    assert main(["pipeline", "submit", "--host", host, *args]) == 3
     assert named in capsys.readouterr().err
-    assert main(["pipeline", "run-local", "--out", str(tmp_path / "out"), *args]) == 2
+    assert main(["pipeline", "run-local", "--out", str(tmp_path / "out"), *args]) == 3
     assert named in capsys.readouterr().err
     assert api.requests == [] and not (tmp_path / "out").exists()

@@ -22,13 +22,13 @@ def cli(*args, timeout=600):
 
 def test_missing_repository_is_one_clear_line(tmp_path):
     result = cli("export", str(tmp_path / "nope"), "--out", str(tmp_path / "r.jsonl"))
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert result.stderr.strip() == f"error: {tmp_path / 'nope'}: repository does not exist"
 
 
 def test_unknown_profile_is_one_clear_line(tmp_path):
     result = cli("run", "--profile", "huge", "--out", str(tmp_path))
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert result.stderr.strip().startswith("error: profile 'huge' does not exist; choose one of")
 
 
@@ -38,7 +38,7 @@ def test_port_in_use_is_one_clear_line():
         sock.listen()
         port = sock.getsockname()[1]
         result = cli("up", "--ports", f"stats={port}", timeout=60)
-        assert result.returncode == 2
+        assert result.returncode == 3
         assert f"stats: port {port} on 127.0.0.1 is already in use" in result.stderr
         single = subprocess.run([sys.executable, "-m", "commentslab.services.stats", "--port", str(port)],
                                 capture_output=True, text=True, timeout=60)

@@ -112,9 +112,9 @@ def test_cli_exits_non_zero_only_when_nothing_is_valid_or_strict(tmp_path, capsy
     assert "rejected [invalid_json] x.py.comments" in capsys.readouterr().out
     assert main(["export", str(repo), "--out", str(out), "--strict"]) == 1
     empty = _repo(tmp_path, "empty", files={"x.py.comments": "{"})
-    assert main(["export", str(empty), "--out", str(out)]) == 1
+    assert main(["export", str(empty), "--out", str(out)]) == 3  # nothing valid: an input error
     unlicensed = _repo(tmp_path, "unlicensed", licence=None)
-    assert main(["export", str(unlicensed), "--out", str(out)]) == 1
+    assert main(["export", str(unlicensed), "--out", str(out)]) == 3
     assert "excluded repository unlicensed" in capsys.readouterr().out
     assert main(["export", str(unlicensed), "--out", str(out), "--no-licence-gate"]) == 0
 

@@ -129,7 +129,7 @@ def test_plan_with_an_unreachable_target_says_it_takes_more_problems(tmp_path, c
 ])
 def test_plan_refuses_bad_options_naming_them(tmp_path, capsys, argv, message):
     run = write_run(tmp_path / "run")
-    assert main(["plan", "--from", str(run), *argv]) == 2
+    assert main(["plan", "--from", str(run), *argv]) == 3
     assert message in capsys.readouterr().err
 
 
@@ -137,11 +137,11 @@ def test_plan_refuses_a_run_with_a_missing_job_naming_the_file(tmp_path, capsys)
     run = write_run(tmp_path / "run")
     missing = RunLayout.open(run).scores(Job(1, 2, "experiment"))
     missing.unlink()
-    assert main(["plan", "--from", str(run)]) == 2
+    assert main(["plan", "--from", str(run)]) == 3
     err = capsys.readouterr().err
     assert str(missing) in err and "experiment fold1 seed2" in err
 
 
 def test_plan_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
-    assert main(["plan", "--from", str(tmp_path)]) == 2
+    assert main(["plan", "--from", str(tmp_path)]) == 3
     assert "no layout.json" in capsys.readouterr().err

@@ -96,7 +96,7 @@ def test_a_deployment_key_that_cannot_be_read_stops_the_export_and_the_exporter(
     missing = tmp_path / "secrets" / "pseudonym-key"
     monkeypatch.setenv("COMMENTSLAB_PSEUDONYM_KEY_FILE", str(missing))
     repo = _repo(tmp_path)
-    assert main(["export", str(repo), "--out", str(tmp_path / "r.jsonl")]) == 2
+    assert main(["export", str(repo), "--out", str(tmp_path / "r.jsonl")]) == 3
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and "COMMENTSLAB_PSEUDONYM_KEY_FILE" in error and str(missing) in error
     assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
@@ -108,5 +108,5 @@ def test_a_deployment_key_that_cannot_be_read_stops_the_export_and_the_exporter(
     assert len(lines) == 1 and "COMMENTSLAB_PSEUDONYM_KEY_FILE" in lines[0] and "Traceback" not in started.stderr
     missing.parent.mkdir()
     missing.write_text("short\n")
-    assert main(["export", str(repo), "--out", str(tmp_path / "r.jsonl")]) == 2
+    assert main(["export", str(repo), "--out", str(tmp_path / "r.jsonl")]) == 3
     assert "shorter than 16 characters" in capsys.readouterr().err
