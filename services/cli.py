@@ -288,6 +288,10 @@ def cmd_run(args) -> int:
         finally:
             steps.close()
             services.stop()
+    from commentslab.services.common.layout import RunLayout
+    from commentslab.services.evaluator.results import write_problems_parquet
+
+    write_problems_parquet(RunLayout.reading(out).problems_csv)
     _print_headline(results)
     print(f"total {results['provenance']['wallSeconds']['total']:.0f}s; results in {out / 'results.json'}")
     print(f"see them: commentslab dashboard --results {out}")
@@ -409,6 +413,13 @@ def cmd_gateway(args) -> int:
     print(f"gateway on http://{args.host}:{args.port}/ (OpenAPI at /docs; Ctrl-C stops it)", flush=True)
     serve(Path(args.results), host=args.host, port=args.port, model_server=args.model_server,
           votes_url=args.votes_url, daily_limit=args.daily_limit)
+    return 0
+
+
+def cmd_mcp(args) -> int:
+    from commentslab.services.exporter.mcp_server import serve_stdio
+
+    serve_stdio()
     return 0
 
 
@@ -598,6 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8060)
     p.set_defaults(func=cmd_gateway)
+
+    p = sub.add_parser("mcp", help="serve the exporter as an MCP server on stdio (tool: export_comments)")
+    p.set_defaults(func=cmd_mcp)
     return parser
 
 

@@ -182,3 +182,16 @@ def problems_csv(results: dict) -> str:
                     writer.writerow((problem["id"], problem.get("taskId"), problem.get("fold", 0), arm, seed,
                                      metric, value))
     return out.getvalue()
+
+
+def write_problems_parquet(csv_path: Path) -> Path | None:
+    """The per-problem table beside its CSV as Parquet (`problems.parquet`) when pyarrow is installed;
+    returns its path, or None without pyarrow."""
+    try:
+        import pyarrow.csv
+        import pyarrow.parquet
+    except ModuleNotFoundError:
+        return None
+    out = csv_path.with_suffix(".parquet")
+    pyarrow.parquet.write_table(pyarrow.csv.read_csv(csv_path), out)
+    return out
