@@ -50,13 +50,25 @@ system-deps:
 # storage tests start). Node itself comes with the machine image (npm ci needs node >= 20.19).
 NODE_DIR   := .tools/node
 NODE_STAMP := $(NODE_DIR)/.installed
-node-deps: $(NODE_STAMP)
+# What the sandbox's JavaScript/TypeScript test runtime uses (services/sandbox/js_tests.js): esbuild, Jest's
+# expect and jest-mock, jsdom, React and the Testing Library, at the exact versions of deps/sandbox-js's lock,
+# in a folder of their own because the sandbox mounts it read-only into every program's world (/node_modules).
+SANDBOX_JS_DIR   := .tools/sandbox-js
+SANDBOX_JS_STAMP := $(SANDBOX_JS_DIR)/.installed
+node-deps: $(NODE_STAMP) $(SANDBOX_JS_STAMP)
 
 $(NODE_STAMP): deps/node/package.json deps/node/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm is not installed; install Node.js 20.19+ (Debian: nodejs npm)"; exit 1; }
 	mkdir -p $(NODE_DIR)
 	cp deps/node/package.json deps/node/package-lock.json $(NODE_DIR)/
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SANDBOX_JS_STAMP): deps/sandbox-js/package.json deps/sandbox-js/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is not installed; install Node.js 20.19+ (Debian: nodejs npm)"; exit 1; }
+	mkdir -p $(SANDBOX_JS_DIR)
+	cp deps/sandbox-js/package.json deps/sandbox-js/package-lock.json $(SANDBOX_JS_DIR)/
+	cd $(SANDBOX_JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The dashboard serves plotly.js's official basic partial bundle (scatter and bar, the trace types it draws, and pie),

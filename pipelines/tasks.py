@@ -93,9 +93,9 @@ class PipelineSteps(LocalSteps):
         self._remote = GrpcSteps({k: v for k, v in addresses.items() if v}) if any(addresses.values()) else None
         self._sandbox, self._stats = bool(sandbox_address), bool(stats_address)
 
-    def run_programs(self, programs, cfg):
+    def run_programs(self, programs, cfg, language="python"):
         """Each program's outcome, from the Sandbox service when its address was given."""
-        return (self._remote if self._sandbox else super()).run_programs(programs, cfg)
+        return (self._remote if self._sandbox else super()).run_programs(programs, cfg, language)
 
     def compare(self, metric, control, experiment, binary, alpha=0.05):
         """The paired comparison of one metric, from the Stats service when its address was given."""

@@ -144,3 +144,96 @@ ATTACKS = {
     "deep recursion past the C stack": (DEEP_RECURSION_PAST_THE_C_STACK, "crashed"),
     "segfault": (SEGFAULT, "crashed"),
 }
+
+# JavaScript completions of `async function probe()` (its test expects `[]`): each reports on stdout what it managed.
+JS_FORK_BOMB = """
+  const { spawn } = require("child_process");
+  for (;;) {
+    try {
+      spawn("/usr/bin/node", ["-e", "setInterval(() => {}, 1000)"]).on("error", () => {});
+    } catch {}
+  }
+"""
+
+JS_MEMORY_BOMB = """
+  const blocks = [];
+  for (;;) blocks.push(Buffer.alloc(64 << 20, 1));
+"""
+
+JS_INFINITE_LOOP = """
+  for (;;) {}
+"""
+
+JS_NETWORK = """
+  const net = require("net");
+  const reached = [];
+  for (const [host, port] of [["1.1.1.1", 53], ["8.8.8.8", 443], ["127.0.0.1", {host_port}]]) {
+    await new Promise((resolve) => {
+      const socket = net.connect({ host, port, timeout: 2000 });
+      socket.on("connect", () => { reached.push(`${host}:${port}`); socket.destroy(); resolve(); });
+      socket.on("error", resolve);
+      socket.on("timeout", () => { socket.destroy(); resolve(); });
+    });
+  }
+  try {
+    await require("dns").promises.lookup("registry.npmjs.org");
+    reached.push("dns");
+  } catch {}
+  console.log("reached", JSON.stringify(reached));
+  return reached;
+"""
+
+JS_HOST_FILES_AND_SECRETS = """
+  const fs = require("fs");
+  const found = [];
+  for (const path of ["/etc/passwd", "/etc/shadow", "/root/.bashrc", "/root/.ssh", "{secret_path}", "/work", "/home",
+                      "/var"]) {
+    try {
+      found.push([path, fs.statSync(path).isDirectory() ? fs.readdirSync(path).length : fs.readFileSync(path).length]);
+    } catch {}
+  }
+  for (const pid of fs.readdirSync("/proc").filter((name) => /^\\d+$/.test(name))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/environ`, "latin1").includes("COMMENTSLAB_SECRET")) found.push([pid, "secret"]);
+    } catch {}
+  }
+  if ("COMMENTSLAB_SECRET" in process.env) found.push(["env", "secret"]);
+  console.log("found", JSON.stringify(found));
+  return found;
+"""
+
+JS_WRITING_OUTSIDE = """
+  const fs = require("fs");
+  const written = [];
+  const secretFolder = require("path").dirname("{secret_path}");
+  for (const path of ["/node_modules/expect/pwned", "/usr/pwned", "/pwned", "/sandbox/pwned", `${secretFolder}/pwned`,
+                      "/proc/pwned", "../pwned"]) {
+    try {
+      fs.writeFileSync(path, "x");
+      written.push(path);
+    } catch {}
+  }
+  console.log("written", JSON.stringify(written));
+  return written;
+"""
+
+JS_KILL_THE_PARENT = """
+  for (const target of [{host_pid}, process.ppid, 1]) {
+    try {
+      process.kill(target, "SIGKILL");
+    } catch {}
+  }
+  console.log("still here");
+  return [];
+"""
+
+# name -> (completion, status it must end with)
+JS_ATTACKS = {
+    "fork bomb": (JS_FORK_BOMB, "timeout"),
+    "memory bomb": (JS_MEMORY_BOMB, "memory"),
+    "infinite loop": (JS_INFINITE_LOOP, "timeout"),
+    "network": (JS_NETWORK, "passed"),
+    "host files and secrets": (JS_HOST_FILES_AND_SECRETS, "passed"),
+    "writing outside": (JS_WRITING_OUTSIDE, "passed"),
+    "kill the parent": (JS_KILL_THE_PARENT, "passed"),
+}

@@ -65,8 +65,9 @@ def _controls(channel) -> dict:
              "entryPoint": p["entry_point"]} for task, p in read_problems().items()]
     address = f"127.0.0.1:{PORT}"
 
-    def run_programs(programs: list[str]) -> list[dict]:
-        return [{"status": r.status} for r in run_batch(channel, address, programs, CONTROL_LIMITS).results]
+    def run_programs(programs: list[str], language: str) -> list[dict]:
+        return [{"status": r.status}
+                for r in run_batch(channel, address, programs, CONTROL_LIMITS, language=language).results]
 
     started = time.monotonic()
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from commentslab.services.common.errors import ConfigError
 
@@ -53,6 +53,38 @@ class DataConfig(SplitOptions):
     def split_options(self) -> SplitOptions:
         """The split part of this section, as the Splitter takes it."""
         return SplitOptions(**{name: getattr(self, name) for name in SplitOptions.model_fields})
+
+
+class ScenarioConfig(_Strict):
+    """What an experiment is about, as data: annotated repositories in one language, each function judged by
+    the tests its repository keeps where the language's conventions put them, prompts rendered by one template.
+
+    Every record the exporter writes carries the scenario's `name`, and so does results.json.
+    """
+
+    name: str = Field("function_completion", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    # Annotated repositories (local folders); empty: the HumanEval corpus (Python) the run writes itself.
+    repositories: list[str] = []
+    language: Literal["python", "javascript", "typescript"] = "python"
+    # Where a source's tests are, as patterns of {root}, {dir}, {stem} and {ext} (services/exporter/test_files.py);
+    # empty: the conventions of each file's language.
+    test_conventions: list[str] = []
+    # The template that renders the metadata into the experiment arm's prompts (services/splitter/template.py).
+    template: Literal["comments-block"] = "comments-block"
+
+    @field_validator("test_conventions")
+    @classmethod
+    def _patterns_name_the_source(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            if "{stem}" not in pattern or not pattern.startswith(("{root}/", "{dir}/")):
+                raise ValueError(f"{pattern!r}: a test convention starts with {{root}}/ or {{dir}}/ and names {{stem}}")
+        return v
+
+    @model_validator(mode="after")
+    def _only_python_has_a_default_corpus(self) -> ScenarioConfig:
+        if self.language != "python" and not self.repositories:
+            raise ValueError(f"a {self.language} scenario names its repositories (the default corpus is Python)")
+        return self
 
 
 class ModelConfig(_Strict):
@@ -143,6 +175,7 @@ class ExperimentConfig(_Strict):
     seed: int = 1234
     # Training seeds: one training run per arm, fold and seed; empty means [seed].
     seeds: list[int] = []
+    scenario: ScenarioConfig = ScenarioConfig()
     data: DataConfig = DataConfig()
     model: ModelConfig
     train: TrainConfig = TrainConfig()

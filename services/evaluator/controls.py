@@ -1,7 +1,8 @@
 """Controls of an evaluation, as a laboratory runs them: known answers through the very sandbox that scores the arms.
 
 Positive control: each test problem's reference solution must pass its tests. Negative control: an
-empty body (`pass`, so the function returns None) must fail them. A sandbox that cannot run
+empty body (`pass` in Python, the closing brace alone in JavaScript, so the function returns
+None or undefined) must fail them. A sandbox that cannot run
 programs fails the first; one that passes whatever it is given fails the second; a problem whose
 tests accept an empty body cannot tell a right completion from a wrong one. Any of these makes the
 arms' scores meaningless, so the evaluation stops and names the problems.
@@ -13,10 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from commentslab.services.common.errors import ControlsFailed
-from commentslab.services.evaluator.harness import RunPrograms, program_for
+from commentslab.services.evaluator.harness import RunPrograms, program_for, run_in_sandbox, sandbox_language
+from commentslab.services.sandbox import js_program
 
 # The body that does nothing: the function returns None. Indented as HumanEval completions are.
 EMPTY_BODY = "    pass\n"
+EMPTY_BODIES = {"python": EMPTY_BODY, "javascript": js_program.EMPTY_BODY}
 # Failing ids named in an error message (all of them are in the report).
 _NAMED = 10
 
@@ -36,9 +39,9 @@ def run_controls(rows: Sequence[dict], run_programs: RunPrograms) -> dict:
     """
     testable = [(i, row) for i, row in enumerate(rows) if row.get("tests") and row.get("entryPoint")]
     ids = [_row_id(row, i) for i, row in testable]
-    programs = [program_for(row, row["completion"]) for _, row in testable]
-    programs += [program_for(row, EMPTY_BODY) for _, row in testable]
-    runs = run_programs(programs) if programs else []
+    programs = [(sandbox_language(row), program_for(row, row["completion"])) for _, row in testable]
+    programs += [(sandbox_language(row), program_for(row, EMPTY_BODIES[sandbox_language(row)])) for _, row in testable]
+    runs = run_in_sandbox(programs, run_programs)
     if len(runs) != len(programs):
         raise ControlsFailed(f"the sandbox answered {len(runs)} of {len(programs)} control programs", {})
     positive_statuses = [r["status"] for r in runs[: len(testable)]]

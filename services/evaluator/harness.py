@@ -9,22 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from commentslab.services.evaluator.codebleu_score import LANGUAGES as CODEBLEU_LANGUAGES
 from commentslab.services.evaluator.match import ast_match, exact_match
 from commentslab.services.evaluator.pass_at_k import estimate_pass_at_k
 from commentslab.services.sandbox.execute import humaneval_program
+from commentslab.services.sandbox.js_program import is_js_tests, record_program
 
 METRICS = ("pass@1", "exact_match", "ast_match", "semantic_similarity", "codebleu")
 # results.json's per-problem key of each metric.
 METRIC_KEYS = {"exact_match": "exactMatch", "ast_match": "astMatch", "semantic_similarity": "semanticSimilarity"}
 
-# programs -> one {"status", "attempts", "timedOutAttempts"} per program, in order
-RunPrograms = Callable[[list[str]], list[dict]]
+# (programs, their sandbox language) -> one {"status", "attempts", "timedOutAttempts"} per program, in order
+RunPrograms = Callable[[list[str], str], list[dict]]
 PairScores = Callable[[list[str], list[str]], list[float]]
 
 
 def program_for(row: dict, completion: str) -> str:
-    """The program the sandbox runs: the plain prompt (never the metadata) + completion + the tests."""
+    """The program the sandbox runs: the plain prompt (never the metadata) + completion + the tests.
+
+    Python: the HumanEval program (`check(entry_point)` after the tests). JavaScript/TypeScript: the
+    row's own test files run against its module with the completion in place of the function's body
+    (services/sandbox/js_program.py).
+    """
+    if is_js_tests(row["tests"]):
+        return record_program(row, completion)
     return humaneval_program(row["prompt"], completion, row["tests"], row["entryPoint"])
+
+
+def sandbox_language(row: dict) -> str:
+    """The sandbox language `program_for(row, ...)` is written in."""
+    return "javascript" if is_js_tests(row.get("tests")) else "python"
+
+
+def run_in_sandbox(programs: Sequence[tuple[str, str]], run_programs: RunPrograms) -> list[dict]:
+    """Run (language, program) pairs, one `run_programs` call per language; results in input order."""
+    results: list[dict | None] = [None] * len(programs)
+    for language in dict.fromkeys(language for language, _ in programs):
+        indices = [i for i, (lang, _) in enumerate(programs) if lang == language]
+        for index, result in zip(indices, run_programs([programs[i][1] for i in indices], language), strict=True):
+            results[index] = result
+    return results  # type: ignore[return-value]
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -50,10 +74,10 @@ def score_arm(
     programs, owners = [], []
     for i in testable:
         for completion in completions[i]:
-            programs.append(program_for(rows[i], completion))
+            programs.append((sandbox_language(rows[i]), program_for(rows[i], completion)))
             owners.append(i)
     runs: dict[int, list[dict]] = {i: [] for i in range(len(rows))}
-    for owner, run in zip(owners, run_programs(programs) if programs else [], strict=True):
+    for owner, run in zip(owners, run_in_sandbox(programs, run_programs), strict=True):
         runs[owner].append(run)
     flat_generated = [c for cs in completions for c in cs]
     flat_reference = [rows[i]["completion"] for i, cs in enumerate(completions) for _ in cs]
@@ -78,7 +102,8 @@ def score_arm(
                 entry[f"pass@{k}"] = float(estimate_pass_at_k([n], [sum(passed)], k)[0])
         if sims is not None:
             entry["semanticSimilarity"] = _mean(sims[cursor : cursor + n])
-        if codebleu is not None and samples:
+        # The codebleu package has no TypeScript grammar: TS problems carry no CodeBLEU rather than a wrong one.
+        if codebleu is not None and samples and language in CODEBLEU_LANGUAGES:
             entry["codebleu"] = _mean(codebleu(samples, [row["completion"]] * n, language))
         cursor += n
         out.append(entry)

@@ -56,13 +56,13 @@ def ast_match(prompt: str, generated: str, reference: str, language: str = "pyth
     comments, formatting, blank lines and docstring wording do not count; names, literals and
     structure do. Returns 0.0 when the generated program does not parse. Raises ``ValueError``
     when the reference program does not parse, since that is a defect in the test data, not in
-    the model's output. ``language="javascript"`` compares tree-sitter syntax trees instead (see
-    ``javascript_ast_match``).
+    the model's output. ``language="javascript"`` (or ``typescript``, ``tsx``) compares tree-sitter
+    syntax trees of that grammar instead (see ``javascript_ast_match``).
     """
-    if language == "javascript":
-        return javascript_ast_match(prompt, generated, reference)
+    if language in _GRAMMARS:
+        return javascript_ast_match(prompt, generated, reference, language)
     if language != "python":
-        raise ValueError(f"AST match supports python and javascript, not {language!r}")
+        raise ValueError(f"AST match supports python and javascript (typescript, tsx), not {language!r}")
     try:
         reference_dump = _normalised_ast(prompt + reference)
     except SyntaxError as error:
@@ -75,22 +75,31 @@ def ast_match(prompt: str, generated: str, reference: str, language: str = "pyth
     return 1.0 if generated_dump == reference_dump else 0.0
 
 
+# language -> (tree-sitter grammar module, its language function)
+_GRAMMARS = {"javascript": ("tree_sitter_javascript", "language"),
+             "typescript": ("tree_sitter_typescript", "language_typescript"),
+             "tsx": ("tree_sitter_typescript", "language_tsx")}
+_NAMES = {"javascript": "JavaScript", "typescript": "TypeScript", "tsx": "TSX"}
+
+
 @functools.cache
-def _javascript_parser():
-    import tree_sitter_javascript
+def _javascript_parser(language: str = "javascript"):
+    import importlib
+
     from tree_sitter import Language, Parser
 
-    return Parser(Language(tree_sitter_javascript.language()))
+    module, function = _GRAMMARS[language]
+    return Parser(Language(getattr(importlib.import_module(module), function)()))
 
 
-def _javascript_tree(source: str) -> tuple[str, bool]:
+def _javascript_tree(source: str, language: str = "javascript") -> tuple[str, bool]:
     """(normalised tree, whether it parsed without errors) of JavaScript source.
 
     The tree lists every named node's type with the text of its leaves (names, literals,
     operators are in the node types and anonymous children), comments dropped; positions and
     whitespace are not part of it.
     """
-    tree = _javascript_parser().parse(source.encode("utf-8"))
+    tree = _javascript_parser(language).parse(source.encode("utf-8"))
     parts: list[str] = []
 
     def walk(node) -> None:
@@ -108,15 +117,15 @@ def _javascript_tree(source: str) -> tuple[str, bool]:
     return " ".join(parts), not tree.root_node.has_error
 
 
-def javascript_ast_match(prompt: str, generated: str, reference: str) -> float:
+def javascript_ast_match(prompt: str, generated: str, reference: str, language: str = "javascript") -> float:
     """1.0 when ``prompt + generated`` and ``prompt + reference`` have the same JavaScript syntax tree, else 0.0.
 
     Comments, whitespace and layout do not count; every token (names, literals, punctuation such as
     optional semicolons) does. 0.0 when the generated program has syntax errors; ``ValueError`` when
-    the reference does.
+    the reference does. ``language`` picks the grammar: javascript (with JSX), typescript or tsx.
     """
-    reference_tree, reference_ok = _javascript_tree(prompt + reference)
+    reference_tree, reference_ok = _javascript_tree(prompt + reference, language)
     if not reference_ok:
-        raise ValueError("prompt + reference is not valid JavaScript")
-    generated_tree, generated_ok = _javascript_tree(prompt + generated)
+        raise ValueError(f"prompt + reference is not valid {_NAMES[language]}")
+    generated_tree, generated_ok = _javascript_tree(prompt + generated, language)
     return 1.0 if generated_ok and generated_tree == reference_tree else 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,12 +32,22 @@ from commentslab.services.exporter.quality import lint_sources, messages_in, met
 from commentslab.services.exporter.scrub import Scrubber, author_id, load_detectors
 from commentslab.services.exporter.sidecar import Comment, Sidecar, SidecarError, parse_sidecar
 from commentslab.services.exporter.symbols import SourceSyntaxError, language_of, load_parsers, symbols_for
+from commentslab.services.exporter.test_files import (
+    JS_LANGUAGES,
+    JsTests,
+    NoUsableTests,
+    candidates,
+    default_conventions,
+    existing,
+    js_tests,
+    unnamed,
+)
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
 PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
 PARALLEL_CHUNK = 100  # sidecars per task
-SCENARIO = "function_completion"
+SCENARIO = "function_completion"  # the default scenario's name (HumanEval, Python)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -56,6 +67,9 @@ class ExportOptions:
     min_completeness: float = 0.0  # flag records whose metadata completeness is below this
     max_source_bytes: int = MAX_SOURCE_BYTES
     workers: int = 0  # processes for large repositories; 0 means one per CPU (1: none)
+    scenario: str = SCENARIO  # recorded on every record
+    # Where a source's tests are, as patterns (services/exporter/test_files.py); empty: the language's conventions.
+    test_conventions: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,6 +86,7 @@ class ExportReport:
     removals: Counter = field(default_factory=Counter)  # kind -> count (e-mails, secret types, private keys)
     licences: list[dict] = field(default_factory=list)
     flagged: list[dict] = field(default_factory=list)  # {recordId, path, reasons}
+    untested: list[dict] = field(default_factory=list)  # {recordId, path, item, reason}: kept out of functional scoring
     lint: Counter = field(default_factory=Counter)
     completeness_total: float = 0.0
     seconds: float = 0.0
@@ -89,6 +104,7 @@ class ExportReport:
             getattr(self, name).update(getattr(other, name))
         self.rejects.extend(other.rejects)
         self.flagged.extend(other.flagged)
+        self.untested.extend(other.untested)
 
     @property
     def excluded(self) -> list[dict]:
@@ -111,6 +127,7 @@ class ExportReport:
             "licences": self.licences,
             "excludedRepositories": self.excluded,
             "flagged": self.flagged,
+            "untested": self.untested,
             "lint": dict(self.lint),
             "meanMetadataCompleteness": round(self.completeness_total / self.records, 3) if self.records else None,
             "seconds": round(self.seconds, 3),
@@ -168,16 +185,27 @@ def _listing(folder: str) -> frozenset[str]:
         return frozenset()
 
 
-def find_tests(repo: Path, source: Path) -> str | None:
-    """The test file for `source` by convention: tests/test_<stem>.py at the root or beside it."""
-    name = f"test_{source.stem}{source.suffix}"
-    parent = os.path.dirname(source)
-    for folder in (os.path.join(repo, "tests"), os.path.join(parent, "tests"), parent):
-        # One listing per folder (cached for the export) instead of a stat per candidate.
-        if name in _listing(folder) and os.path.isfile(os.path.join(folder, name)):
-            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as handle:
-                return handle.read()
-    return None
+def test_paths(root: str, source_rel: str, language: str, conventions: tuple[str, ...] = ()) -> list[str]:
+    """The repository-relative test files of a source, by the given conventions or its language's."""
+    return existing(root, candidates(source_rel, conventions or default_conventions(language)), _listing)
+
+
+def _read_repository_file(root: str, rel: str, limit: int) -> str:
+    """A repository file's text (not past `limit` bytes), refusing one that resolves outside the repository."""
+    path = os.path.realpath(os.path.join(root, rel))
+    if not _inside(root, path):
+        raise NoUsableTests(f"{rel} resolves outside the repository")
+    with open(path, "rb") as handle:
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        raise NoUsableTests(f"{rel} is over the {limit}-byte limit")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _is_repository_file(root: str, rel: str) -> bool:
+    folder, name = os.path.split(rel)
+    absolute = os.path.join(root, folder) if folder else root
+    return name in _listing(absolute) and os.path.isfile(os.path.join(absolute, name))
 
 
 def record_id(repository: str, path: str, comment_id: str) -> str:
@@ -309,7 +337,8 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
     changed = {i + 1 for i, (a, b) in enumerate(zip(lines, scrubbed, strict=False)) if a != b} if removed else set()
     code = LineText(scrubbed)
     source = SourceLines(lines, symbols)
-    tests = None
+    tests: str | JsTests | None = None
+    untested = ""  # why the file's records carry no tests
     tests_scrubbed = False
     records = []
     for index, comment in enumerate(sidecar.comments):
@@ -329,12 +358,9 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
         if unit is None:
             report.reject(rel, f"no code to complete at lines {anchor.start}-{anchor.end}", comment.id, "no_code_unit")
             continue
-        if tests is None:
-            # Tests ship inside the records, so they are scrubbed like the code.
-            found_tests = find_tests(repo, source_path)
-            tests = scrubber.scrub_source(found_tests, f"test_{source_path.name}", entropy=False)[0] \
-                if found_tests else ""
-            tests_scrubbed = bool(found_tests) and tests != found_tests
+        if tests is None and not untested:
+            tests, untested, tests_scrubbed = _tests_of(root, src_rel, language, code.text, options, scrubber)
+        record_tests, reason = _record_tests(tests, untested, src_rel, code, unit)
         metadata, meta_scrubbed = _comment_metadata(comment, filled[index], scrubber, options.pseudonym_key,
                                                     index in dirty)
         author = author_id(comment.author, options.pseudonym_key)
@@ -360,9 +386,9 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
             "metadata": metadata,
             "sourceContext": context,
             "language": language,
-            "scenario": SCENARIO,
+            "scenario": options.scenario,
             "entryPoint": unit.symbol,
-            "tests": tests or None,
+            "tests": record_tests,
             "licence": licence,
             "quality": {"metadataCompleteness": completeness, "missingMetadata": missing,
                         "syntax": {"checked": False, "errors": []}, "flags": flags},
@@ -378,7 +404,54 @@ def _export_file(repo: Path, root: str, repo_name: str, sidecar_path: Path, rel:
                 "authorId": author,
             },
         })
+        if reason:
+            report.untested.append({"recordId": records[-1]["id"], "path": src_rel, "item": comment.id,
+                                    "reason": reason})
     return _FileRecords(records, src_rel, language, scrubbed_text, sidecar.finite)
+
+
+def _tests_of(root: str, src_rel: str, language: str, module_text: str, options: ExportOptions,
+              scrubber: Scrubber) -> tuple[str | JsTests | None, str, bool]:
+    """(the source's tests, why there are none, whether scrubbing changed them).
+
+    Python: the first test file the conventions find, as text. JS/TS: the test files and every local
+    file they import (test_files.js_tests). Tests ship inside the records, so they are scrubbed like the code.
+    """
+    found = test_paths(root, src_rel, language, options.test_conventions)
+    changed = False
+
+    def read(rel: str) -> str:
+        nonlocal changed
+        text = _read_repository_file(root, rel, options.max_source_bytes)
+        clean = scrubber.scrub_source(text, posixpath.basename(rel), entropy=False)[0]
+        changed = changed or clean != text
+        return clean
+
+    try:
+        if language in JS_LANGUAGES:
+            return js_tests(src_rel, module_text, found,
+                            read, lambda rel: _is_repository_file(root, rel)), "", changed
+        if not found:
+            raise NoUsableTests("no test file found by the scenario's conventions")
+        return read(found[0]), "", changed
+    except NoUsableTests as exc:
+        return None, str(exc), False
+    except OSError as exc:
+        return None, f"a test file cannot be read ({exc.strerror})", False
+
+
+def _record_tests(tests: str | JsTests | None, untested: str, src_rel: str, code: LineText,
+                  unit) -> tuple[str | dict | None, str]:
+    """(one record's `tests`, why it has none): a JS/TS record's tests must name its function."""
+    if tests is None:
+        return None, untested
+    if isinstance(tests, str):
+        return tests, ""
+    reason = unnamed(tests, src_rel, code.text, unit.symbol)
+    if reason:
+        return None, reason
+    return {"module": src_rel, "after": code.span(unit.end, len(code)), "files": tests.files,
+            "testFiles": list(tests.test_files)}, ""
 
 
 def _lint_batch(batch: list[_FileRecords], report: ExportReport) -> None:

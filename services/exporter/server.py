@@ -9,7 +9,7 @@ from prometheus_client import Counter
 
 from commentslab.services.common.artifacts import to_location, to_path, to_uri
 from commentslab.services.common.grpc_server import stream_worker
-from commentslab.services.exporter.export import ExportOptions, report_path, run_export
+from commentslab.services.exporter.export import SCENARIO, ExportOptions, report_path, run_export
 from commentslab.services.exporter.licence import DEFAULT_ALLOWED
 from commentslab.v1 import common_pb2, exporter_pb2, exporter_pb2_grpc
 
@@ -29,6 +29,8 @@ class ExporterServicer(exporter_pb2_grpc.ExporterServicer):
             licence_gate=not request.no_licence_gate,
             lint=request.lint,
             min_completeness=request.min_completeness,
+            scenario=request.scenario or SCENARIO,
+            test_conventions=tuple(request.test_conventions),
         )
 
         def work(emit):

@@ -117,14 +117,28 @@ def corpus_step(clock: StepClock, layout: RunLayout, cfg: ExperimentConfig) -> P
     return layout.corpus
 
 
-def export_step(steps: Steps, clock: StepClock, layout: RunLayout, repo: Path, cfg: ExperimentConfig) -> dict:
-    """`.comments` + source -> the run's records; refuses a repository with nothing to export."""
+def scenario_repositories(cfg: ExperimentConfig) -> list[Path]:
+    """The scenario's repositories; empty for the default scenario, whose repository is the HumanEval corpus."""
+    return [Path(repo) for repo in cfg.scenario.repositories]
+
+
+def export_step(steps: Steps, clock: StepClock, layout: RunLayout, repo: Path, cfg: ExperimentConfig,
+                more: list[Path] | None = None) -> dict:
+    """`.comments` + source of `repo` (and `more`) -> the run's records, each marked with the config's scenario;
+    refuses repositories with nothing to export."""
     from commentslab.services.exporter.export import ExportOptions
 
-    if not repo.is_dir():
-        raise InputError(str(repo), "repository does not exist or is not a folder")
-    report = clock.run("export", layout.export_dir, {"repository": repo}, {"context_lines": cfg.data.context_lines},
-                       lambda: steps.export([repo], layout.records, ExportOptions(context_lines=cfg.data.context_lines)))
+    repos = [repo, *(more or [])]
+    for folder in repos:
+        if not folder.is_dir():
+            raise InputError(str(folder), "repository does not exist or is not a folder")
+    scenario = cfg.scenario
+    options = ExportOptions(context_lines=cfg.data.context_lines, scenario=scenario.name,
+                            test_conventions=tuple(scenario.test_conventions))
+    config = {"context_lines": cfg.data.context_lines, "scenario": scenario.name,
+              "test_conventions": scenario.test_conventions}
+    report = clock.run("export", layout.export_dir, {"repository": repo, **{f"repository{i}": r for i, r in enumerate(repos[1:], 1)}}, config,
+                       lambda: steps.export(repos, layout.records, options))
     if not report.get("records"):
         raise InputError(str(repo), f"no record could be exported; see {layout.export_dir}")
     return report
@@ -247,7 +261,8 @@ def evaluate_job(steps: Steps, clock: StepClock, data: RunLayout, model: RunLayo
     completions = generate_stored(steps, clock, model, out, job, rows, job_cfg)
 
     def score() -> list[dict]:
-        return score_arm(rows, completions, lambda programs: steps.run_programs(programs, job_cfg), similarity,
+        return score_arm(rows, completions,
+                         lambda programs, language: steps.run_programs(programs, job_cfg, language), similarity,
                          job_cfg.evaluate.k, codebleu_scorer(job_cfg))
 
     problems = clock.timed(f"evaluate:{job.key}", score)
@@ -317,7 +332,8 @@ def controls_step(steps: Steps, clock: StepClock, data: RunLayout, out: RunLayou
     from commentslab.services.evaluator.controls import run_controls
 
     def fold_controls(fold: int) -> dict:
-        result = run_controls(test_rows(data, fold, "control"), lambda programs: steps.run_programs(programs, cfg))
+        result = run_controls(test_rows(data, fold, "control"),
+                              lambda programs, language: steps.run_programs(programs, cfg, language))
         write_json(out.controls(fold), result)
         return result
 

@@ -25,8 +25,11 @@ def run_experiment(steps: Steps, cfg: ExperimentConfig, out: Path, repo: Path | 
     layout = RunLayout(out, cfg.data.folds)
     layout.claim()
     clock = experiment.StepClock()
-    repo = experiment.corpus_step(clock, layout, cfg) if repo is None else repo
-    experiment.export_step(steps, clock, layout, repo, cfg)
+    repos = [repo] if repo is not None else experiment.scenario_repositories(cfg)
+    if not repos:
+        repos = [experiment.corpus_step(clock, layout, cfg)]
+    repo = repos[0]
+    experiment.export_step(steps, clock, layout, repo, cfg, more=repos[1:])
     experiment.split_step(steps, clock, layout.records, layout, cfg)
     controls = experiment.controls_step(steps, clock, layout, layout, cfg)
     similarity = experiment.similarity_scorer(cfg)

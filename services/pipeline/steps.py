@@ -50,7 +50,7 @@ class Steps(Protocol):
               job: dict | None = None) -> dict: ...
     def load(self, name: str, checkpoint: Path) -> None: ...
     def generate(self, name: str, prompts: list[str], cfg: ExperimentConfig) -> list[list[str]]: ...
-    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]: ...
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig, language: str = "python") -> list[dict]: ...
     def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
                 alpha: float = 0.05) -> dict: ...
 
@@ -145,7 +145,7 @@ class LocalSteps:
                 bar.update(len(request.prompts) * g.n)
         return out
 
-    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig, language: str = "python") -> list[dict]:
         """Each program's {"status", "attempts", "timedOutAttempts"}, in order; SandboxUnavailable if not isolated."""
         from commentslab.services.sandbox.execute import Limits, run_many
         from commentslab.services.sandbox.isolation import check_isolation
@@ -154,7 +154,8 @@ class LocalSteps:
         check_isolation()
         limits = Limits(cfg.evaluate.cpu_seconds, cfg.evaluate.wall_seconds, cfg.evaluate.memory_mb)
         return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts}
-                for r in run_many(programs, limits=limits, progress=True, timeout_retries=cfg.evaluate.timeout_retries)]
+                for r in run_many(programs, language, limits=limits, progress=True,
+                                  timeout_retries=cfg.evaluate.timeout_retries)]
 
     def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
                 alpha: float = 0.05) -> dict:
@@ -189,6 +190,7 @@ class GrpcSteps:
             repository=uris[0], more_repositories=uris[1:], out_uri=to_uri(records), context_lines=options.context_lines,
             allowed_licences=list(options.allowed_licences), no_licence_gate=not options.licence_gate,
             lint=options.lint, min_completeness=options.min_completeness, review_queue=review_queue or "",
+            scenario=options.scenario, test_conventions=list(options.test_conventions),
         )
         result = follow_progress(stub.Export(request, timeout=DEADLINES["export"]), "exporter", "export", "file")
         return read_json(to_location(result.report_uri))
@@ -273,7 +275,7 @@ class GrpcSteps:
                 bar.update(len(requests[index].prompts) * g.n)
         return out
 
-    def run_programs(self, programs: list[str], cfg: ExperimentConfig) -> list[dict]:
+    def run_programs(self, programs: list[str], cfg: ExperimentConfig, language: str = "python") -> list[dict]:
         """Each program's {"status", "attempts", "timedOutAttempts"}, in order; a lost server is resumed.
 
         Raises SandboxUnavailable when the service cannot isolate programs.
@@ -284,7 +286,7 @@ class GrpcSteps:
         limits = sandbox_pb2.Limits(cpu_seconds=cfg.evaluate.cpu_seconds, wall_seconds=cfg.evaluate.wall_seconds,
                                     memory_mb=cfg.evaluate.memory_mb)
         with tqdm(total=len(programs), desc="sandbox", unit="program") as bar:
-            run = run_batch(self._channels["sandbox"], self.addresses["sandbox"], programs, limits,
+            run = run_batch(self._channels["sandbox"], self.addresses["sandbox"], programs, limits, language=language,
                             timeout_retries=cfg.evaluate.timeout_retries, deadline_seconds=DEADLINES["execute"],
                             on_result=lambda index, result: bar.update())
         if run.interruptions:

@@ -1,7 +1,8 @@
 """The bubblewrap command line that starts a program runner in its own namespaces.
 
-What the sandbox sees: `/usr` (and the `/bin`, `/lib*` links into it) and the Python installation
-read-only, a fresh `/proc` and a minimal `/dev`, two small private tmpfs folders (`/sandbox` for the
+What the sandbox sees: `/usr` (and the `/bin`, `/lib*` links into it), the Python installation and
+the JavaScript test runtime's locked npm packages (at `/node_modules`, where Node finds them from any
+program's folder) read-only, a fresh `/proc` and a minimal `/dev`, two small private tmpfs folders (`/sandbox` for the
 programs' working folders, `/tmp`) and the runner script. No `/etc`, `/home`, `/root`, `/work`, no
 host process, no network (a new network namespace holds only loopback), a new PID, IPC, UTS and
 cgroup namespace, an empty environment. The runner dies with its parent.
@@ -31,6 +32,11 @@ WORK_DIR_INSIDE = "/sandbox"
 SANDBOX_DISK_BYTES = 64 * 1024 * 1024
 TMP_DISK_BYTES = 16 * 1024 * 1024
 _RUNNER_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+# The node_modules of deps/sandbox-js: this variable, else a checkout's `make node-deps` folder, else the image's.
+JS_PACKAGES_ENV = "COMMENTSLAB_JS_PACKAGES"
+_JS_PACKAGES = (Path(__file__).resolve().parents[2] / ".tools" / "sandbox-js" / "node_modules",
+                Path("/opt/commentslab/sandbox-js/node_modules"))
+JS_PACKAGES_INSIDE = "/node_modules"
 
 
 # Programs get uids from this range when the whole uid space is mapped (a machine, a pod without a user
@@ -157,6 +163,9 @@ def runner_command() -> list[str]:
     args += _readonly_tree(prefix)
     if not os.path.isfile(executable):
         raise SandboxUnavailable(f"the Python interpreter {executable} does not exist")
+    packages = js_packages()
+    if packages is not None:
+        args += ["--ro-bind", str(packages), JS_PACKAGES_INSIDE]
     args += [
         "--proc", "/proc",
         "--dev", "/dev",
@@ -172,6 +181,16 @@ def runner_command() -> list[str]:
         executable, "-I", "-S", RUNNER_PATH_INSIDE,
     ]
     return args
+
+
+@functools.cache
+def js_packages() -> Path | None:
+    """The folder of the JavaScript test runtime's npm packages (mounted read-only at /node_modules), or None."""
+    configured = os.environ.get(JS_PACKAGES_ENV)
+    for folder in (Path(configured),) if configured else _JS_PACKAGES:
+        if (folder / "expect" / "package.json").is_file():
+            return folder.resolve()
+    return None
 
 
 @functools.cache

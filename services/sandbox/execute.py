@@ -10,6 +10,10 @@ A program passes only on a positive signal. The sandbox appends one statement af
 last line that writes a per-run random sentinel to a pipe (descriptor 3) only this run holds; the
 run passes when the process exits 0 *and* the sentinel arrived. So `sys.exit(0)` inside a
 completion, a test that is never reached, or a completion printing a look-alike line cannot pass.
+JavaScript's statement writes the sentinel when the event loop drains on its own (`beforeExit`),
+which `process.exit()`, an uncaught exception and an unhandled rejection all skip: asynchronous
+tests have run by then. A JS/TS test suite (js_program.py) is one such program; its runtime keeps
+the exit status at 1 until every test passed.
 
 Limits do not make scores depend on the machine's load: the limit that decides "timeout" is CPU
 time (RLIMIT_CPU); the wall clock is a looser backstop for programs that sleep or block. A program
@@ -159,8 +163,9 @@ _LANGUAGES = {
     "javascript": _Language(
         filename="main.js",
         pass_statement=(
-            "\n\n// Appended by the commentslab sandbox; reached only when every statement above ran.\n"
-            f'require("fs").writeSync({runner.PASS_FD}, "{{sentinel}}\\n");\n'
+            "\n\n// Appended by the commentslab sandbox; reached only when every statement above ran. The sentinel\n"
+            "// goes when the event loop drains by itself: not on process.exit(), nor after an uncaught error.\n"
+            f'process.once("beforeExit", () => require("fs").writeSync({runner.PASS_FD}, "{{sentinel}}\\n"));\n'
         ),
         memory_rlimit="data",
     ),
@@ -353,6 +358,10 @@ def _attempt(program: str, language: str, limits: Limits) -> ExecutionResult:
     if interpreter is None:
         raise SandboxUnavailable(f"no {language} interpreter under /usr in this container; install it in the "
                                  "sandbox image (docker/Dockerfile)")
+    if language == "javascript" and bubblewrap.js_packages() is None:
+        raise SandboxUnavailable("the sandbox's npm packages (deps/sandbox-js: esbuild, expect, jsdom, React, the "
+                                 "Testing Library) are not installed: run `make node-deps`, or set "
+                                 f"{bubblewrap.JS_PACKAGES_ENV} to their node_modules folder")
     sentinel = f"__COMMENTSLAB_PASS_{secrets.token_hex(16)}__"
     request = {
         "program": program + spec.pass_statement.format(sentinel=sentinel),

@@ -32,7 +32,7 @@ def comparison(humaneval_records):
     steps = LocalSteps()
     control = [[r["completion"] if i % 2 == 0 else "    return None\n"] for i, r in enumerate(rows)]
     experiment = [[r["completion"]] for r in rows]
-    scored = {arm: [score_arm(rows, completions, lambda programs: steps.run_programs(programs, cfg), None)]
+    scored = {arm: [score_arm(rows, completions, lambda programs, language: steps.run_programs(programs, cfg, language), None)]
               for arm, completions in (("control", control), ("experiment", experiment))}
     return compare_arms(scored, rows, cfg, steps.compare), rows
 

@@ -16,8 +16,8 @@ def rows() -> list[dict]:
              "entryPoint": p["entry_point"]} for task, p in read_problems().items()]
 
 
-def sandbox(programs: list[str]) -> list[dict]:
-    return [{"status": r.status} for r in run_many(programs, limits=LIMITS)]
+def sandbox(programs: list[str], language: str) -> list[dict]:
+    return [{"status": r.status} for r in run_many(programs, language, limits=LIMITS)]
 
 
 def test_all_164_reference_solutions_pass_and_all_empty_bodies_fail_in_the_sandbox(rows):
@@ -30,7 +30,7 @@ def test_all_164_reference_solutions_pass_and_all_empty_bodies_fail_in_the_sandb
 
 def test_a_sandbox_that_passes_everything_fails_the_negative_control_naming_the_problems(rows):
     with pytest.raises(ControlsFailed) as error:
-        run_controls(rows[:3], lambda programs: [{"status": "passed"} for _ in programs])
+        run_controls(rows[:3], lambda programs, _: [{"status": "passed"} for _ in programs])
 
     assert "3 of 3 empty bodies passed (HumanEval/0, HumanEval/1, HumanEval/2" in str(error.value)
     assert error.value.report["negative"]["failingIds"] == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
@@ -38,7 +38,7 @@ def test_a_sandbox_that_passes_everything_fails_the_negative_control_naming_the_
 
 def test_a_sandbox_that_cannot_run_programs_fails_the_positive_control(rows):
     with pytest.raises(ControlsFailed) as error:
-        run_controls(rows[:2], lambda programs: [{"status": "error"} for _ in programs])
+        run_controls(rows[:2], lambda programs, _: [{"status": "error"} for _ in programs])
 
     assert "2 of 2 reference solutions did not pass" in str(error.value)
     assert error.value.report["positive"]["statuses"] == {"error": 2}

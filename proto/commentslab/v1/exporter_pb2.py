@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from commentslab.v1 import common_pb2 as commentslab_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ommentslab/v1/exporter.proto\x12\x0e\x63ommentslab.v1\x1a\x1b\x63ommentslab/v1/common.proto\"\xd7\x01\n\rExportRequest\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x0f\n\x07out_uri\x18\x02 \x01(\t\x12\x15\n\rcontext_lines\x18\x03 \x01(\x05\x12\x19\n\x11more_repositories\x18\x04 \x03(\t\x12\x18\n\x10\x61llowed_licences\x18\x05 \x03(\t\x12\x17\n\x0fno_licence_gate\x18\x06 \x01(\x08\x12\x0c\n\x04lint\x18\x07 \x01(\x08\x12\x18\n\x10min_completeness\x18\x08 \x01(\x01\x12\x14\n\x0creview_queue\x18\t \x01(\t\"\x90\x02\n\x0c\x45xportResult\x12\x13\n\x0brecords_uri\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\'\n\x07rejects\x18\x03 \x03(\x0b\x32\x16.commentslab.v1.Reject\x12\x12\n\nreport_uri\x18\x04 \x01(\t\x12\x1d\n\x15\x65xcluded_repositories\x18\x05 \x01(\x03\x12<\n\x08removals\x18\x06 \x03(\x0b\x32*.commentslab.v1.ExportResult.RemovalsEntry\x12\x0f\n\x07\x66lagged\x18\x07 \x01(\x03\x1a/\n\rRemovalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"t\n\x0b\x45xportEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.commentslab.v1.ProgressH\x00\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x1c.commentslab.v1.ExportResultH\x00\x42\x07\n\x05\x65vent2R\n\x08\x45xporter\x12\x46\n\x06\x45xport\x12\x1d.commentslab.v1.ExportRequest\x1a\x1b.commentslab.v1.ExportEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ommentslab/v1/exporter.proto\x12\x0e\x63ommentslab.v1\x1a\x1b\x63ommentslab/v1/common.proto\"\x83\x02\n\rExportRequest\x12\x12\n\nrepository\x18\x01 \x01(\t\x12\x0f\n\x07out_uri\x18\x02 \x01(\t\x12\x15\n\rcontext_lines\x18\x03 \x01(\x05\x12\x19\n\x11more_repositories\x18\x04 \x03(\t\x12\x18\n\x10\x61llowed_licences\x18\x05 \x03(\t\x12\x17\n\x0fno_licence_gate\x18\x06 \x01(\x08\x12\x0c\n\x04lint\x18\x07 \x01(\x08\x12\x18\n\x10min_completeness\x18\x08 \x01(\x01\x12\x14\n\x0creview_queue\x18\t \x01(\t\x12\x10\n\x08scenario\x18\n \x01(\t\x12\x18\n\x10test_conventions\x18\x0b \x03(\t\"\x90\x02\n\x0c\x45xportResult\x12\x13\n\x0brecords_uri\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\'\n\x07rejects\x18\x03 \x03(\x0b\x32\x16.commentslab.v1.Reject\x12\x12\n\nreport_uri\x18\x04 \x01(\t\x12\x1d\n\x15\x65xcluded_repositories\x18\x05 \x01(\x03\x12<\n\x08removals\x18\x06 \x03(\x0b\x32*.commentslab.v1.ExportResult.RemovalsEntry\x12\x0f\n\x07\x66lagged\x18\x07 \x01(\x03\x1a/\n\rRemovalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"t\n\x0b\x45xportEvent\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.commentslab.v1.ProgressH\x00\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x1c.commentslab.v1.ExportResultH\x00\x42\x07\n\x05\x65vent2R\n\x08\x45xporter\x12\x46\n\x06\x45xport\x12\x1d.commentslab.v1.ExportRequest\x1a\x1b.commentslab.v1.ExportEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,13 +35,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTRESULT_REMOVALSENTRY']._loaded_options = None
   _globals['_EXPORTRESULT_REMOVALSENTRY']._serialized_options = b'8\001'
   _globals['_EXPORTREQUEST']._serialized_start=79
-  _globals['_EXPORTREQUEST']._serialized_end=294
-  _globals['_EXPORTRESULT']._serialized_start=297
-  _globals['_EXPORTRESULT']._serialized_end=569
-  _globals['_EXPORTRESULT_REMOVALSENTRY']._serialized_start=522
-  _globals['_EXPORTRESULT_REMOVALSENTRY']._serialized_end=569
-  _globals['_EXPORTEVENT']._serialized_start=571
-  _globals['_EXPORTEVENT']._serialized_end=687
-  _globals['_EXPORTER']._serialized_start=689
-  _globals['_EXPORTER']._serialized_end=771
+  _globals['_EXPORTREQUEST']._serialized_end=338
+  _globals['_EXPORTRESULT']._serialized_start=341
+  _globals['_EXPORTRESULT']._serialized_end=613
+  _globals['_EXPORTRESULT_REMOVALSENTRY']._serialized_start=566
+  _globals['_EXPORTRESULT_REMOVALSENTRY']._serialized_end=613
+  _globals['_EXPORTEVENT']._serialized_start=615
+  _globals['_EXPORTEVENT']._serialized_end=731
+  _globals['_EXPORTER']._serialized_start=733
+  _globals['_EXPORTER']._serialized_end=815
 # @@protoc_insertion_point(module_scope)

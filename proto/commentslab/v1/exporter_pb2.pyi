@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExportRequest(_message.Message):
-    __slots__ = ("repository", "out_uri", "context_lines", "more_repositories", "allowed_licences", "no_licence_gate", "lint", "min_completeness", "review_queue")
+    __slots__ = ("repository", "out_uri", "context_lines", "more_repositories", "allowed_licences", "no_licence_gate", "lint", "min_completeness", "review_queue", "scenario", "test_conventions")
     REPOSITORY_FIELD_NUMBER: _ClassVar[int]
     OUT_URI_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LINES_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,8 @@ class ExportRequest(_message.Message):
     LINT_FIELD_NUMBER: _ClassVar[int]
     MIN_COMPLETENESS_FIELD_NUMBER: _ClassVar[int]
     REVIEW_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    SCENARIO_FIELD_NUMBER: _ClassVar[int]
+    TEST_CONVENTIONS_FIELD_NUMBER: _ClassVar[int]
     repository: str
     out_uri: str
     context_lines: int
@@ -27,7 +29,9 @@ class ExportRequest(_message.Message):
     lint: bool
     min_completeness: float
     review_queue: str
-    def __init__(self, repository: _Optional[str] = ..., out_uri: _Optional[str] = ..., context_lines: _Optional[int] = ..., more_repositories: _Optional[_Iterable[str]] = ..., allowed_licences: _Optional[_Iterable[str]] = ..., no_licence_gate: _Optional[bool] = ..., lint: _Optional[bool] = ..., min_completeness: _Optional[float] = ..., review_queue: _Optional[str] = ...) -> None: ...
+    scenario: str
+    test_conventions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, repository: _Optional[str] = ..., out_uri: _Optional[str] = ..., context_lines: _Optional[int] = ..., more_repositories: _Optional[_Iterable[str]] = ..., allowed_licences: _Optional[_Iterable[str]] = ..., no_licence_gate: _Optional[bool] = ..., lint: _Optional[bool] = ..., min_completeness: _Optional[float] = ..., review_queue: _Optional[str] = ..., scenario: _Optional[str] = ..., test_conventions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportResult(_message.Message):
     __slots__ = ("records_uri", "records", "rejects", "report_uri", "excluded_repositories", "removals", "flagged")
