@@ -9,6 +9,7 @@ from pathlib import Path
 from commentslab.services.common.layout import REFERENCE_DIR, RESULTS_FILE, RunLayout
 from commentslab.services.common.layout import RESULTS_SCHEMA_VERSION as SCHEMA_VERSION
 from commentslab.services.evaluator.results_schema import ResultsSchemaError, validate_results
+from commentslab.services.pipeline.reference import reference_label
 
 
 class ResultsError(Exception):
@@ -87,7 +88,9 @@ def _checked(path: Path, results_dir: Path) -> dict:
         if absent:
             raise ResultsError(f"{path}: the {arm} arm has no value for metric(s) {', '.join(absent)}.",
                                f"{arm}/{absent[0]}")
-    return results
+    # Promoted reference results say what design and hardware made them, so every page can label them.
+    label = reference_label(results_dir)
+    return {**results, "reference": label} if label else results
 
 
 def default_results_dir(root: Path) -> Path:
