@@ -1,8 +1,9 @@
 """Run inside a container configured as the sandbox's pod (tests/pod_container.py); prints one JSON report.
 
 Starts the Sandbox service as the chart's command does, waits for it to serve or to say why it will
-not, then (when it serves) sends the adversarial suite and the HumanEval controls through it over gRPC,
-and runs `commentslab sandbox check` on the canonical solutions in the same container.
+not, then (when it serves) sends the adversarial suite, the HumanEval controls and the JS fixture
+repository's controls (its own Jest-style, node:test and jsdom suites) through it over gRPC, and runs
+`commentslab sandbox check` on the canonical solutions in the same container.
 """
 
 from __future__ import annotations
@@ -78,6 +79,27 @@ def _controls(channel) -> dict:
     return report
 
 
+def _js_controls(channel) -> dict:
+    """The JS fixture repository's reference solutions and empty bodies, run by its own tests in the service."""
+    from js_fixture import write_js_repository
+
+    from commentslab.services.exporter.export import ExportOptions, export_repository
+
+    repo = write_js_repository(Path("/tmp/js-fixture"))
+    rows = [dict(r) for r in export_repository(repo, options=ExportOptions(workers=1, pseudonym_key="pod"))
+            if r["tests"]]
+    address = f"127.0.0.1:{PORT}"
+    limits = sandbox_pb2.Limits(cpu_seconds=10, wall_seconds=30)
+
+    def run_programs(programs: list[str], language: str) -> list[dict]:
+        return [{"status": r.status} for r in run_batch(channel, address, programs, limits, language=language).results]
+
+    try:
+        return run_controls(rows, run_programs)
+    except Exception as exc:  # noqa: BLE001 - reported, the test asserts on it
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def _sandbox_check(problems: int) -> dict:
     samples = Path("/tmp/samples.jsonl")
     chosen = list(read_problems().items())[:problems]
@@ -101,6 +123,7 @@ def main() -> int:
         if report["health"] == "SERVING":
             report["attacks"] = _attacks(stub, server.pid)
             report["controls"] = _controls(channel)
+            report["jsControls"] = _js_controls(channel)
             report["healthAfter"] = _health(channel)
         else:
             try:

@@ -2,7 +2,7 @@
 
 Each case runs tests/sandbox_in_pod.py in podman (runc) under one set of settings (tests/pod_container.py):
 the chart's sandbox pod must serve, contain the whole adversarial suite and pass both HumanEval
-controls; every setting it needs is shown to be needed by taking it away, and the settings the other
+controls and both controls of the JS fixture repository (node and the locked npm packages in the pod); every setting it needs is shown to be needed by taking it away, and the settings the other
 services run under (the sandbox's before it had its own) must leave it NOT_SERVING with the reason,
 refusing work, with `commentslab sandbox check` exiting non-zero.
 """
@@ -55,6 +55,8 @@ def test_the_chart_sandbox_pod_serves_contains_every_attack_and_passes_its_contr
     assert report["serverAlive"] and report["healthAfter"] == "SERVING"
     controls = report["controls"]
     assert (controls["positive"]["passed"], controls["negative"]["notPassed"]) == (164, 164), controls
+    js = report["jsControls"]
+    assert (js["positive"]["passed"], js["negative"]["notPassed"]) == (7, 7), js
     assert report["sandboxCheck"]["returncode"] == 0
     assert "pass@1 = 1.0000" in report["sandboxCheck"]["stdout"]
 
