@@ -11,8 +11,9 @@ the defaults:
 
 A JS/TS source's tests run as a small project in the sandbox, so they come with every local module
 they import (relative `import`/`export ... from`/`require`/`import()`, followed from file to file),
-the module under test's own local imports included. A test is usable only when one of its files
-imports the module under test and names the function (or the module has a default export);
+the module under test's own local imports included. A test is usable only when its files parse, import
+nothing the sandbox lacks (Node's own modules and the packages of deps/sandbox-js are there), and one of
+them imports the module under test and names the function (or the module has a default export);
 otherwise the records of that source are exported without tests, with the reason in the report.
 """
 
@@ -23,6 +24,8 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from commentslab.services.exporter.symbols import SourceSyntaxError, language_of, symbols_for
 
 PYTHON_CONVENTIONS = ("{root}/tests/test_{stem}.py", "{dir}/tests/test_{stem}.py", "{dir}/test_{stem}.py")
 JAVASCRIPT_CONVENTIONS = (
@@ -45,6 +48,19 @@ MAX_BYTES = 2 * 1024 * 1024
 # Relative specifiers of import/export-from/require/import(): './x', '../y/z.js'.
 _SPECIFIER = re.compile(
     r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)(['"])(\.{1,2}/[^'"\n]*)\1""")
+# Package specifiers: 'react', '@testing-library/react', 'node:fs', 'fs/promises'.
+_PACKAGE = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)(['"])([^'".\n][^'"\n]*)\1""")
+# What a program can import in the sandbox besides its own files: the packages of deps/sandbox-js (and
+# @jest/globals, which the runtime provides) and Node's own modules.
+SANDBOX_PACKAGES = frozenset({
+    "react", "react-dom", "@testing-library/react", "@testing-library/dom", "@testing-library/jest-dom", "expect",
+    "jest-mock", "jsdom", "esbuild", "@jest/globals"})
+NODE_MODULES = frozenset({
+    "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram",
+    "diagnostics_channel", "dns", "domain", "events", "fs", "http", "http2", "https", "inspector", "module", "net",
+    "os", "path", "perf_hooks", "process", "punycode", "querystring", "readline", "repl", "stream",
+    "string_decoder", "sys", "timers", "tls", "trace_events", "tty", "url", "util", "v8", "vm", "wasi",
+    "worker_threads", "zlib"})
 _DEFAULT_EXPORT = re.compile(r"\bexport\s+default\b|\bmodule\.exports\s*=(?!=)|\bexports\.default\s*=")
 
 
@@ -82,6 +98,20 @@ def existing(root: str, paths: list[str], listing: Callable[[str], frozenset[str
 def local_imports(text: str) -> list[str]:
     """The relative specifiers a JS/TS file imports, in order of appearance."""
     return [match.group(2) for match in _SPECIFIER.finditer(text)]
+
+
+def missing_packages(text: str) -> list[str]:
+    """The packages a JS/TS file imports that the sandbox does not have, in order of appearance."""
+    missing = []
+    for match in _PACKAGE.finditer(text):
+        specifier = match.group(2)
+        if specifier.startswith("node:"):
+            continue
+        parts = specifier.split("/")
+        name = "/".join(parts[:2]) if specifier.startswith("@") else parts[0]
+        if name not in SANDBOX_PACKAGES and name not in NODE_MODULES and name not in missing:
+            missing.append(name)
+    return missing
 
 
 def resolve(importer: str, specifier: str, is_file: Callable[[str], bool]) -> str | None:
@@ -147,6 +177,16 @@ def js_tests(source_rel: str, module_text: str, test_paths: list[str], read: Cal
                 raise NoUsableTests(f"the tests need more than {MAX_FILES} files or {MAX_BYTES // 1024} KiB")
         if path.endswith(".json"):
             continue
+        language = language_of(posixpath.splitext(path)[1])
+        if path != source_rel:
+            try:
+                symbols_for(text, language)
+            except SourceSyntaxError as exc:
+                raise NoUsableTests(f"{path} does not parse as {language} ({exc})") from exc
+        lacking = missing_packages(text)
+        if lacking:
+            raise NoUsableTests(f"{path} imports {', '.join(lacking)}, which the sandbox does not have "
+                                "(deps/sandbox-js)")
         for specifier in local_imports(text):
             target = resolve(path, specifier, is_file)
             if target is None:

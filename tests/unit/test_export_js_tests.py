@@ -84,6 +84,22 @@ def test_reference_solutions_pass_their_own_tests_and_empty_bodies_fail_in_the_s
     assert (report["positive"]["passed"], report["negative"]["notPassed"]) == (len(rows), len(rows)) == (7, 7)
 
 
+@pytest.mark.parametrize(("test_text", "reason"), [
+    ("import { clamp } from './math';\ntest('x', () => { expect(clamp(1, 0, 2)).toBe(1) ;\n",
+     "src/math.test.js does not parse as javascript"),
+    ("import _ from 'lodash';\nimport { clamp } from './math';\ntest('x', () => { expect(clamp(1, 0, 2)).toBe(1); });\n",
+     "src/math.test.js imports lodash, which the sandbox does not have (deps/sandbox-js)"),
+], ids=["does not parse", "a package the sandbox lacks"])
+def test_tests_the_sandbox_could_not_run_are_reported_not_sent(tmp_path, test_text, reason):
+    repo = write_js_repository(tmp_path / "fixture")
+    (repo / "src" / "math.test.js").write_text(test_text)
+    report = ExportReport(repository="fixture")
+    records = _by_function(dict(r) for r in export_repository(repo, report=report, options=ExportOptions(workers=1)))
+
+    assert records["clamp"]["tests"] is None and records["capitalize"]["tests"] is not None
+    assert [u["reason"] for u in report.untested if u["path"] == "src/math.js"][0].startswith(reason)
+
+
 @pytest.mark.parametrize(("test_file", "found"), [
     ("src/lib/parse.test.js", True),
     ("src/lib/parse.spec.ts", True),
