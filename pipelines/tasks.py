@@ -67,11 +67,14 @@ def write_corpus(out_dir: str, config_file: str) -> int:
 
 
 def export_records(repository: str, out_dir: str, config_file: str) -> int:
-    """Export the corpus in the run part `repository` (or a repository folder) into the records of the run
-    part `out_dir`; returns the records."""
+    """Export the scenario's repositories (folders the pod can read), else the corpus in the run part
+    `repository` (or a repository folder), into the records of the run part `out_dir`; returns the records."""
     cfg = _config(config_file)
-    repo = RunLayout(repository).corpus if RunLayout(repository).corpus.is_dir() else Path(repository)
-    report = experiment.export_step(LocalSteps(), experiment.StepClock(), _part(out_dir, cfg), repo, cfg)
+    repos = experiment.scenario_repositories(cfg)
+    if not repos:
+        repos = [RunLayout(repository).corpus if RunLayout(repository).corpus.is_dir() else Path(repository)]
+    report = experiment.export_step(LocalSteps(), experiment.StepClock(), _part(out_dir, cfg), repos[0], cfg,
+                                    more=repos[1:])
     return int(report["records"])
 
 

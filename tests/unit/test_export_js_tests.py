@@ -126,3 +126,21 @@ def test_imports_resolve_as_node_and_typescript_find_them():
     assert resolve("src/x.js", "../data.json", is_file) == "data.json"
     assert resolve("src/x.js", "../../outside", is_file) is None
     assert resolve("src/x.js", "./missing", is_file) is None
+
+
+def test_the_kubeflow_export_task_exports_the_scenarios_repositories(tmp_path):
+    from commentslab.pipelines.tasks import export_records
+    from commentslab.services.common.artifacts import read_jsonl, write_json
+    from commentslab.services.common.config import load_config
+    from commentslab.services.common.layout import RunLayout
+
+    repo = write_js_repository(tmp_path / "fixture")
+    cfg = load_config("smoke", ["scenario.name=js-fixture", "scenario.language=javascript",
+                                f"scenario.repositories=[{repo}]"])
+    write_json(tmp_path / "config.json", cfg.model_dump())
+    out = tmp_path / "export"
+
+    assert export_records(str(tmp_path / "no-corpus"), str(out), str(tmp_path / "config.json")) == 9
+    records = list(read_jsonl(RunLayout(out).records))
+    assert {r["scenario"] for r in records} == {"js-fixture"}
+    assert {r["provenance"]["path"] for r in records if r["tests"]} == TESTED
