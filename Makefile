@@ -27,11 +27,19 @@ setup: $(STAMP)
 # (tests/unit/test_lock.py fails while the lock is stale). Versions already locked are kept where they
 # still fit. torch's CPU wheel is found where pip finds local wheels, else on PyTorch's CPU index.
 TORCH_FIND_LINKS ?= $(or $(PIP_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+# Each image installs only its component's set, at requirements.lock's versions (docker/README.md):
+# lock file : the extras beside the base.
+IMAGE_LOCKS := docker/service.lock:azure docker/pipeline.lock:azure,kfp docker/cuda.lock:azure,kfp,train
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml deps/lock.in --all-extras --overrides deps/overrides.txt \
 	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --find-links $(TORCH_FIND_LINKS) --no-header --quiet -o requirements.lock
 	$(BIN)/python deps/lock_inputs.py requirements.lock
+	@for spec in $(IMAGE_LOCKS); do out=$${spec%%:*}; extras=$${spec#*:}; \
+	  $(BIN)/uv pip compile pyproject.toml deps/lock.in $$(for e in $$(echo $$extras | tr , ' '); do echo --extra $$e; done) \
+	    --overrides deps/overrides.txt --constraints requirements.lock --generate-hashes --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 --find-links $(TORCH_FIND_LINKS) --no-header --quiet -o $$out \
+	  && $(BIN)/python deps/lock_inputs.py $$out "the extras $$extras" || exit 1; done
 
 # Debian packages the tests need: headless Chromium and its driver (browser tests), bubblewrap (sandbox),
 # PostgreSQL (the vote store is tested on a throwaway server as well as SQLite), podman + runc + uidmap

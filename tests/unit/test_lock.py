@@ -42,3 +42,22 @@ def test_the_installed_environment_breaks_no_declared_requirement_but_the_overri
     for line in done.stdout.splitlines():
         match = re.search(r"(?:requires|has requirement) ([A-Za-z0-9_.\-]+)", line)
         assert match and match.group(1).lower() in overridden, line
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    return {name.lower().replace("_", "-"): version
+            for name, version in re.findall(r"(?m)^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==(\S+)", lock.read_text())}
+
+
+def test_each_image_lock_is_generated_with_the_main_lock_and_pins_the_same_versions():
+    lock_inputs = _lock_inputs()
+    everything = _pins(LOCK)
+    for name, needs, never in (("service.lock", {"torch", "azure-storage-blob"}, {"kfp", "deepspeed"}),
+                               ("pipeline.lock", {"kfp", "azure-identity"}, {"deepspeed"}),
+                               ("cuda.lock", {"kfp", "deepspeed", "bitsandbytes"}, set())):
+        image_lock = ROOT / "docker" / name
+        assert lock_inputs.recorded_digest(image_lock) == lock_inputs.inputs_digest(), f"{name} is stale: run `make lock`"
+        pins = _pins(image_lock)
+        assert all(everything[package] == version for package, version in pins.items()), name
+        assert needs <= set(pins) and not never & set(pins), name
+        assert not {"pytest", "ruff", "selenium", "schemathesis", "hypothesis", "uv"} & set(pins), name
