@@ -32,7 +32,10 @@ from export_benchmark import generate  # noqa: E402
 # `API_KEY=<hex>` in a .env-style context) and nothing else; and changed again on purpose: authorIds are
 # HMAC-SHA256 with the deployment's key (here "pinned") instead of sha256 of a salt and the name, so they
 # cannot be recomputed from a list of names. With the former author_id the records are the former digest's.
-BASELINE_DIGEST = "069d20fb70d7788b004cd5f38ddf465af01adc0cd1f7257a6ff05f03caa16c13"
+# The report then gained `untested` (each record without usable tests, with why); the records and the rest
+# of the report are unchanged: without that list the digest is the one before it,
+# 069d20fb70d7788b004cd5f38ddf465af01adc0cd1f7257a6ff05f03caa16c13.
+BASELINE_DIGEST = "76bdda56674956eab6a837007dea0b28115f7eb0af5daeba46025277f3448d0b"
 BASELINE_RECORDS = 256
 
 # Fake credentials in the shapes real ones have (none is live).
