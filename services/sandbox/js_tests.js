@@ -168,13 +168,21 @@ function call(fn, args, acceptsDone, ms, what) {
   return withTimeout(run, ms, what);
 }
 
+// An error no test awaited: the running test's, or (between tests, after the run) the whole program's.
 let uncaught = null;
-process.on("uncaughtException", (error) => {
-  uncaught = uncaught || error;
-});
-process.on("unhandledRejection", (error) => {
-  uncaught = uncaught || (error instanceof Error ? error : new Error(`unhandled rejection: ${String(error)}`));
-});
+let failedOutsideTests = false;
+function strayError(error) {
+  if (current) {
+    uncaught = uncaught || error;
+    return;
+  }
+  console.error(`commentslab: an error outside any test: ${error && error.stack ? error.stack : String(error)}`);
+  failedOutsideTests = true;
+  process.exitCode = 1;
+}
+process.on("uncaughtException", strayError);
+process.on("unhandledRejection", (error) =>
+  strayError(error instanceof Error ? error : new Error(`unhandled rejection: ${String(error)}`)));
 
 const results = { passed: 0, failed: 0, skipped: 0 };
 
@@ -533,7 +541,7 @@ async function main() {
   console.log(`${results.passed} passed, ${results.failed} failed, ${results.skipped} skipped`);
   finished = true;
   if (ran === 0) return fail("no test ran");
-  process.exitCode = results.failed === 0 ? 0 : 1;
+  process.exitCode = results.failed === 0 && !failedOutsideTests ? 0 : 1;
 }
 
 main().catch((error) => fail(error && error.stack ? error.stack : String(error)));

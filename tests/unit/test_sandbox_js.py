@@ -98,7 +98,9 @@ def test_a_test_that_asserts_nothing_cannot_pass():
     ("  globalThis.expect = () => ({ toBe() {} });\n  return value;\n}\n", "replaces expect"),
     ("  setTimeout(() => { throw new Error('later'); });\n  return Math.min(Math.max(value, low), high);\n}\n",
      "throws after returning"),
-], ids=["exit", "never settles", "replaces expect", "throws later"])
+    ("  setTimeout(() => { throw new Error('after the run'); }, 300);\n"
+     "  return Math.min(Math.max(value, low), high);\n}\n", "throws after the tests finished"),
+], ids=["exit", "never settles", "replaces expect", "throws later", "throws after the run"])
 def test_a_completion_cannot_pass_by_cutting_the_suite_short_or_tampering_with_it(completion, why):
     row, _ = _math_row("")
     result = run_program(record_program(row, completion), "javascript", Limits(cpu_seconds=10, wall_seconds=30))
