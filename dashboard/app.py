@@ -12,12 +12,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import dash_bootstrap_components as dbc
 import flask
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from commentslab.dashboard import pages
+from commentslab.dashboard.code_view import code_style_css
 from commentslab.dashboard.compression import compression_settings
 from commentslab.dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
 from commentslab.dashboard.overview import headline_rows, headline_table, verdict
@@ -30,6 +32,28 @@ PLOTLY_BUNDLE = Path(__file__).with_name("vendor") / "plotly-basic.min.js"
 # A relayed playground request: 4000 + 2000 characters, JSON-escaped, fit well within this.
 MAX_RELAYED_BODY = 64 * 1024
 NDJSON = "application/x-ndjson"
+# Dash's page with the document's language declared (screen readers pick their voice from it).
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+# The theme switch sets Bootstrap's colour mode on the whole document; the choice persists in the browser.
+APPLY_THEME = """(dark) => {
+    document.documentElement.setAttribute('data-bs-theme', dark ? 'dark' : 'light');
+}"""
 
 # Kept importable from here: the tests and the CLI read results through these names.
 __all__ = ["ResultsError", "create_app", "headline_rows", "load_results", "verdict"]
@@ -50,18 +74,19 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
     server = flask.Flask(__name__)
     server.config.update(compression_settings())  # read when Dash(compress=True) sets up Flask-Compress
     app = Dash(__name__, server=server, title="commentslab results", suppress_callback_exceptions=True,
-               compress=True)
+               compress=True, index_string=INDEX_STRING)
     serve_plotly_bundle(app, plotly_bundle)
+    serve_code_style(app)
     if proxy_hops:
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=proxy_hops)
     relay_playground(app, client)
     app.layout = html.Div([
         dcc.Location(id="url"),
         dcc.Store(id="reviewer-token", storage_type="session"),
-        html.H1("commentslab: does .comments metadata improve generated code?"),
         pages.nav(),
-        html.Main(id="page"),
-    ], style={"fontFamily": "sans-serif", "margin": "24px"})
+        dbc.Container(html.Main(id="page"), fluid="xl", class_name="pb-5"),
+    ])
+    app.clientside_callback(APPLY_THEME, Input("theme-switch", "value"))
 
     @app.callback(Output("page", "children"), Input("url", "pathname"))
     def render(pathname: str | None):
@@ -71,7 +96,7 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
             if pathname == "/training":
                 return pages.training_page(client.training())
             if pathname == "/comparison":
-                return pages.comparison_page(client.problems())
+                return pages.comparison_page(client.problems(limit=pages.PAGE_SIZE))
             if pathname == "/playground":
                 return pages.playground_page()
             if pathname == "/results":
@@ -89,24 +114,39 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
         return html.P(f"No view at {pathname}.", id="not-found")
 
     @app.callback(Output("training-graphs", "children"), Output("training-signature", "data"),
-                  Input("training-refresh", "n_intervals"), State("training-signature", "data"),
+                  Input("training-refresh", "n_intervals"), Input("training-series", "value"),
+                  Input("training-split", "value"), State("training-signature", "data"),
                   prevent_initial_call=True)
-    def refresh_training(_, shown):
+    def refresh_training(_, series, split, shown):
         try:
             histories = client.training()
         except GatewayError:
             raise PreventUpdate from None
         signature = pages.training_signature(histories)
-        if signature == shown:
+        if ctx.triggered_id == "training-refresh" and signature == shown:
             raise PreventUpdate  # nothing new logged: keep the drawn charts (and the visitor's zoom)
-        return pages.training_graphs(histories), signature
+        return pages.training_graphs(histories, bool(split), series or "loss"), signature
 
-    @app.callback(Output("comparison-list", "children"), Input("disagree-only", "value"), prevent_initial_call=True)
-    def filter_problems(value):
+    @app.callback(Output("comparison-list", "children"), Output("comparison-page", "data"),
+                  Output("comparison-page-label", "children"), Output("comparison-prev", "disabled"),
+                  Output("comparison-next", "disabled"),
+                  Input("comparison-search", "value"), Input("outcome-filter", "value"), Input("fold-filter", "value"),
+                  Input("disagree-only", "value"), Input("comparison-prev", "n_clicks"),
+                  Input("comparison-next", "n_clicks"), State("comparison-page", "data"), prevent_initial_call=True)
+    def filter_problems(search, outcome, fold, disagree, _previous, _next, page_number):
+        # A new search or filter starts again at the first page; the buttons move within the same matches.
+        step = {"comparison-prev": -1, "comparison-next": 1}.get(ctx.triggered_id)
+        page_number = max(1, (page_number or 1) + step) if step else 1
         try:
-            return pages.comparison_cards(client.problems(disagree_only="disagree" in (value or [])))
+            found = client.problems(disagree_only="disagree" in (disagree or []), limit=pages.PAGE_SIZE,
+                                    offset=(page_number - 1) * pages.PAGE_SIZE, search=search or "",
+                                    fold=int(fold) if fold not in (None, "") else None,
+                                    outcomes=[outcome] if outcome else [])
         except GatewayError as exc:
-            return [pages.error_page(str(exc))]
+            return [pages.error_page(str(exc))], 1, "", True, True
+        count = pages.page_count(found["total"])
+        return (pages.comparison_cards(found), page_number, pages.page_label(page_number, count), page_number <= 1,
+                page_number >= count)
 
     @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), prevent_initial_call=True)
     def download_csv(_):
@@ -212,6 +252,23 @@ def serve_plotly_bundle(app: Dash, bundle: Path = PLOTLY_BUNDLE) -> None:
     app.config.external_scripts.append(
         {"src": f"{app.config.requests_pathname_prefix}_dash-component-suites/plotly/package_data/plotly.min.js",
          "defer": "defer"})
+
+
+def serve_code_style(app: Dash) -> None:
+    """Serve the code blocks' token colours (Pygments' light and dark styles, code_view.code_style_css) as one
+    stylesheet of the page, built once from the installed Pygments."""
+    body = code_style_css().encode()
+    version = hashlib.sha256(body).hexdigest()[:16]
+
+    def code_style() -> flask.Response:
+        response = flask.Response(body, mimetype="text/css")
+        response.set_etag(version)
+        response.cache_control.no_cache = True
+        return response
+
+    # Under /assets/: Flask-Compress keeps its compressed body like every static file's (compression.py).
+    app.server.add_url_rule(f"{app.config.routes_pathname_prefix}assets/code-style.css", "code_style", code_style)
+    app.config.external_stylesheets.append(f"{app.config.requests_pathname_prefix}assets/code-style.css?v={version}")
 
 
 def relay_playground(app: Dash, client: GatewayClient) -> None:

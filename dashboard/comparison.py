@@ -61,3 +61,35 @@ def first_completion(problem: dict, arm: str) -> str:
     """The arm's first generated completion for a problem ("" when it has none)."""
     completions = (problem.get(arm) or {}).get("completions") or [""]
     return str(completions[0])
+
+
+def diff_rows(before: str, after: str) -> list[tuple[str, int]]:
+    """A line diff from ``before`` to ``after`` as (mark, line index): ``-`` a line only in before (its index
+    there), ``+`` only in after, `` `` in both (its index in after)."""
+    old, new = before.splitlines(), after.splitlines()
+    rows: list[tuple[str, int]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            rows += [(" ", j) for j in range(j1, j2)]
+            continue
+        rows += [("-", i) for i in range(i1, i2)]
+        rows += [("+", j) for j in range(j1, j2)]
+    return rows
+
+
+def metadata_lines(code: str, terms: set[str]) -> dict[int, list[str]]:
+    """Line index -> the metadata terms that line of ``code`` uses (lines using none are left out)."""
+    marked = {}
+    for index, line in enumerate(code.splitlines()):
+        used = sorted(t for t in terms if t in set(_IDENTIFIER.findall(line)))
+        if used:
+            marked[index] = used
+    return marked
+
+
+def failure_messages(arm_row: dict | None) -> list[str]:
+    """The messages of an arm's failed samples (the failing test's last line), when the run recorded them."""
+    if not arm_row:
+        return []
+    return [str(m) for m, passed in zip(arm_row.get("failures") or [], arm_row.get("passed") or [], strict=False)
+            if m and not passed]

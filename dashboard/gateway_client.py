@@ -52,9 +52,19 @@ class GatewayClient:
         """The run's results.json, without per-problem rows."""
         return self._call("GET", "/api/results")
 
-    def problems(self, disagree_only: bool = False, limit: int = 200) -> dict:
-        """Per-problem rows with their metadata (``{"total", "arms", "problems"}``)."""
-        return self._call("GET", "/api/problems", params={"disagreeOnly": str(disagree_only).lower(), "limit": limit})
+    def problems(self, disagree_only: bool = False, limit: int = 200, offset: int = 0, search: str = "",
+                 fold: int | None = None, outcomes: list[str] | tuple[str, ...] = ()) -> dict:
+        """A page of per-problem rows with their metadata (``{"total", "offset", "arms", "folds", "problems"}``):
+        those matching ``search`` (task id or function name), ``fold`` and every ``outcomes`` entry
+        (``"<arm>:passed"`` or ``"<arm>:failed"``), only disagreements when ``disagree_only``."""
+        params: dict = {"disagreeOnly": str(disagree_only).lower(), "limit": limit, "offset": offset}
+        if search:
+            params["search"] = search
+        if fold is not None:
+            params["fold"] = fold
+        if outcomes:
+            params["outcome"] = list(outcomes)
+        return self._call("GET", "/api/problems", params=params)
 
     def training(self) -> dict[str, list[dict]]:
         """Each arm's training history."""

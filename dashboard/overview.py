@@ -148,3 +148,110 @@ def provenance_line(results: dict) -> str:
     where = f" · {machine.get('cpus')} CPUs, torch {machine.get('torch')}" if machine else ""
     return (f"Profile {provenance.get('profile', 'unknown')} · commit {commit[:12]} · "
             f"created {provenance.get('createdAt', 'unknown')} · scenario {results.get('scenario', 'unknown')}{where}")
+
+
+def is_rate(metric: str) -> bool:
+    """Whether a metric is a share of problems (pass@k, exact and AST match), shown in percent and points."""
+    return metric.startswith("pass@") or metric in ("exact_match", "ast_match")
+
+
+def score_text(metric: str, value: object) -> str:
+    """A score as a visitor reads it: "25.0%" for a rate, "0.452" for a similarity; "—" when unknown."""
+    return number(value * 100, ".1f") + "%" if is_rate(metric) and number(value, "f") != MISSING else (
+        number(value, ".3f"))
+
+
+def difference_text(metric: str, value: object) -> str:
+    """A difference: "+12.5 points" for a rate, "+0.070" otherwise; "—" when unknown."""
+    if number(value, "f") == MISSING:
+        return MISSING
+    return f"{value * 100:+.1f} points" if is_rate(metric) else f"{value:+.3f}"
+
+
+def headline_metrics(results: dict) -> list[str]:
+    """The metrics the arm cards show large: pass@1 and the largest pass@k the run scored (the first metric
+    when it scored no pass@k)."""
+    passes = sorted((m for m in results["metrics"] if m.startswith("pass@") and m[5:].isdigit()),
+                    key=lambda m: int(m[5:]))
+    if not passes:
+        return results["metrics"][:1]
+    return [passes[0], passes[-1]] if len(passes) > 1 else passes
+
+
+def final_loss(results: dict, arm: str) -> float | None:
+    """The arm's last training loss: the mean over its runs (folds x seeds) when it has several."""
+    entry = (results.get("training") or {}).get(arm) or {}
+    runs = [r for r in entry.get("runs") or [] if isinstance(r, dict)] or [entry]
+    losses = []
+    for run in runs:
+        loss = run.get("finalLoss")
+        if not isinstance(loss, int | float):
+            logged = [h["loss"] for h in run.get("history") or [] if isinstance(h.get("loss"), int | float)]
+            loss = logged[-1] if logged else None
+        if isinstance(loss, int | float) and math.isfinite(loss):
+            losses.append(float(loss))
+    return sum(losses) / len(losses) if losses else None
+
+
+def interval_of(results: dict, metric: str) -> tuple[float, float] | None:
+    """The 95% interval of experiment − control for a metric, when the run computed one."""
+    significance = (results.get("significance") or {}).get(metric) or {}
+    interval = significance.get("bootstrap") or significance.get("interval") or {}
+    low, high = interval.get("low"), interval.get("high")
+    if number(low, "f") == MISSING or number(high, "f") == MISSING:
+        return None
+    return float(low), float(high)
+
+
+def arm_difference(results: dict, arm: str, metric: str) -> float | None:
+    """arm − control for one metric (the experiment's recorded improvement when there is one)."""
+    if arm == "experiment":
+        return absolute_improvement(results, metric)
+    value, control = results[arm].get(metric), results["control"].get(metric)
+    if isinstance(value, int | float) and isinstance(control, int | float):
+        return float(value - control)
+    return None
+
+
+def change_sentence(results: dict, arm: str, metric: str) -> str:
+    """The design's headline line for one arm: "pass@1 12.5% → 25.0%, +12.5 points (95% interval −2.0 to
+    +30.0)"; the interval only for experiment − control, the comparison the run tested."""
+    before, after = score_text(metric, results["control"].get(metric)), score_text(metric, results[arm].get(metric))
+    text = f"{metric} {before} → {after}, {difference_text(metric, arm_difference(results, arm, metric))}"
+    interval = interval_of(results, metric) if arm == "experiment" else None
+    if interval:
+        scale, unit = (100, ".1f") if is_rate(metric) else (1, ".3f")
+        text += f" (95% interval {interval[0] * scale:+{unit}} to {interval[1] * scale:+{unit}})"
+    return text
+
+
+def detectable_difference(results: dict) -> str:
+    """How small a difference the run could have detected, in words: the minimum detectable pass@1
+    difference (5% significance, 80% power) from the run's own spread when it measured one, else from the
+    design's stated assumptions."""
+    power = results.get("power") or {}
+    metric = next((m for m in results["metrics"] if m == "pass@1"), results["metrics"][0])
+    observed = ((power.get("observedMdd") or {}).get(metric))
+    if observed is None:
+        observed = ((results.get("significance") or {}).get(metric) or {}).get("mdd")
+    design = power.get("design") or {}
+    evaluation = results.get("evaluation") or {}
+    size = []
+    if evaluation.get("problems") or design.get("problems"):
+        size.append(f"{evaluation.get('problems') or design.get('problems')} test problems")
+    if evaluation.get("samples") or design.get("samples"):
+        samples = evaluation.get("samples") or design.get("samples")
+        size.append(f"{samples} sample{'s' if samples != 1 else ''} each")
+    if evaluation.get("seeds") or design.get("seeds"):
+        seeds = evaluation.get("seeds") or design.get("seeds")
+        size.append(f"{seeds} training seed{'s' if seeds != 1 else ''}")
+    with_size = f"With {', '.join(size)}, this" if size else "This"
+    if number(observed, "f") != MISSING and observed > 0:
+        source, mdd = "judged from the spread of this run's own scores", float(observed)
+    elif number(design.get("mdd"), "f") != MISSING and metric.startswith("pass@"):
+        source, mdd = "judged from the design's stated assumptions", float(design["mdd"])
+    else:
+        return "The run did not record how small a difference it could have detected."
+    amount = f"{mdd * 100:.0f} percentage points" if is_rate(metric) else f"{mdd:.3f}"
+    return (f"{with_size} run could only reliably detect {metric} differences larger than about {amount} "
+            f"({source}; 5% significance, 80% power). A smaller real effect could go unseen.")

@@ -5,8 +5,8 @@
 (function () {
   "use strict";
 
-  const CODE_STYLE = "white-space: pre-wrap; font-family: monospace; font-size: 12px; background: #f6f8fa; " +
-    "padding: 8px; margin: 0; overflow-x: auto;";
+  // Bootstrap's classes and the site's code block (assets/site.css): the boxes follow the light or dark theme.
+  const CODE_CLASS = "code-block p-2 mb-0";
 
   function endpoint() {
     const config = document.getElementById("_dash-config");
@@ -22,7 +22,7 @@
   }
 
   function showError(output, message) {
-    const line = element("p", {class: "playground-error", style: "color: #a00;"}, message);
+    const line = element("p", {class: "playground-error text-danger-emphasis"}, message);
     if (!document.getElementById("playground-error")) line.id = "playground-error";
     output.appendChild(line);
   }
@@ -42,14 +42,12 @@
   }
 
   function armBox(columns, arm) {
-    const box = element("div", {id: `playground-${arm}`, class: "playground-arm", style: "flex: 1; min-width: 0;"});
-    const heading = element("h4", {}, arm);
-    const status = element("span", {class: "playground-status", style: "font-weight: normal; color: #666;"},
-      " · generating…");
+    const box = element("div", {id: `playground-${arm}`, class: "playground-arm col-12 col-md-6"});
+    const heading = element("h2", {class: "h6"}, arm);
+    const status = element("span", {class: "playground-status fw-normal text-body-secondary"}, " · generating…");
     heading.appendChild(status);
-    const input = element("pre", {class: "playground-input", style: CODE_STYLE + " color: #666;"});
-    const completion = element("pre", {id: `playground-${arm}-output`, class: "playground-completion",
-      style: CODE_STYLE});
+    const input = element("pre", {class: `playground-input ${CODE_CLASS} text-body-secondary`});
+    const completion = element("pre", {id: `playground-${arm}-output`, class: `playground-completion ${CODE_CLASS}`});
     box.append(heading, input, completion);
     columns.appendChild(box);
     return {status, input, completion};
@@ -76,7 +74,7 @@
     const value = (id) => document.getElementById(id).value;
     output.replaceChildren();
     button.disabled = true;
-    const columns = element("div", {class: "playground-arms", style: "display: flex; gap: 12px;"});
+    const columns = element("div", {class: "playground-arms row g-2"});
     output.appendChild(columns);
     const boxes = {};
     let remaining = null;

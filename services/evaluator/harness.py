@@ -19,9 +19,27 @@ METRICS = ("pass@1", "exact_match", "ast_match", "semantic_similarity", "codeble
 # results.json's per-problem key of each metric.
 METRIC_KEYS = {"exact_match": "exactMatch", "ast_match": "astMatch", "semantic_similarity": "semanticSimilarity"}
 
-# (programs, their sandbox language) -> one {"status", "attempts", "timedOutAttempts"} per program, in order
+# (programs, their sandbox language) -> one {"status", "attempts", "timedOutAttempts", "message"} per program, in
+# order; "message" (failure_message) is optional
 RunPrograms = Callable[[list[str], str], list[dict]]
 PairScores = Callable[[list[str], list[str]], list[float]]
+
+
+def failure_message(stderr: str, status: str) -> str | None:
+    """What a reader needs of a failed program's output: the failing test's line and the exception it raised
+    ("assert candidate([1.0, 2.0], 0.5) == True → AssertionError"), else the last line of its output, else
+    the status ("timeout"). None for a passed program."""
+    if status == "passed":
+        return None
+    lines = [line for line in (stderr or "").splitlines() if line.strip()]
+    if not lines:
+        return status
+    last = lines[-1].strip()[:300]
+    # A Python traceback's last frame: '  File "...", line N, in check' followed by its source line.
+    frames = [i for i, line in enumerate(lines[:-1]) if line.lstrip().startswith('File "')]
+    if frames and frames[-1] + 1 < len(lines) - 1:
+        return f"{lines[frames[-1] + 1].strip()[:300]} → {last}"
+    return last
 
 
 def program_for(row: dict, completion: str) -> str:
@@ -94,6 +112,8 @@ def score_arm(
             "statuses": statuses,
             "passed": passed,
             "timedOutAttempts": [r.get("timedOutAttempts", 0) for r in runs[i]],
+            # Each sample's failing test and error (None where it passed), for the comparison view.
+            "failures": [r.get("message") for r in runs[i]],
             "exactMatch": _mean([exact_match(c, row["completion"]) for c in samples]),
             "astMatch": _mean([ast_match(row["prompt"], c, row["completion"], language) for c in samples]),
         }

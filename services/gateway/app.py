@@ -20,7 +20,7 @@ import ipaddress
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -39,16 +39,12 @@ from commentslab.services.gateway.playground import (
     metadata_from_text,
 )
 from commentslab.services.gateway.preference import summarise
+from commentslab.services.gateway.problem_query import ProblemQuery, folds_of, matches
 from commentslab.services.gateway.public_view import public_text, public_view
 from commentslab.services.gateway.rate_limit import DEFAULT_DAILY_LIMIT, DailyRateLimiter
 from commentslab.services.gateway.request_limits import install as install_request_limits
 from commentslab.services.gateway.request_limits import json_problem
-from commentslab.services.gateway.results_store import (
-    ResultsError,
-    disagrees,
-    load_results,
-    problem_arms,
-)
+from commentslab.services.gateway.results_store import ResultsError, load_results, problem_arms
 from commentslab.services.gateway.run_folder import mlflow_histories, split_metadata, training_histories
 from commentslab.services.gateway.votes import DEFAULT_DAILY_CAP, Pair, VoteError, VoteStore, pair_id
 from commentslab.services.review.queue import ReviewQueue
@@ -136,11 +132,12 @@ class VoteReply(BaseModel):
 
 
 class ProblemsPage(BaseModel):
-    """A page of per-problem rows (see docs/CONTRACTS.md ``problems``)."""
+    """A page of per-problem rows (see docs/CONTRACTS.md ``problems``); ``total`` counts every match."""
 
     total: int
     offset: int
     arms: list[str]
+    folds: list[int] = Field(default_factory=list, description="the folds the run's test problems come from")
     problems: list[dict[str, Any]]
 
 
@@ -289,16 +286,31 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
 
     @app.get("/api/problems", responses=_ERRORS)
     def get_problems(offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=MAX_PAGE),
-                     disagreeOnly: bool = False) -> ProblemsPage:
-        """Per-problem rows, optionally only those where the arms' test outcomes differ."""
+                     disagreeOnly: bool = False,
+                     search: str = Query("", max_length=200, description="part of the task id or function name"),
+                     fold: int | None = Query(None, ge=0, description="only this fold's test problems"),
+                     outcome: Annotated[list[str] | None, Query(
+                         max_length=6, description="<arm>:passed or <arm>:failed; every one must hold")] = None,
+                     ) -> ProblemsPage:
+        """Per-problem rows matching a search, arms' outcomes and a fold, optionally only those where the arms'
+        test outcomes differ; a page of them from ``offset``."""
         data = results()
         arms = problem_arms(data)
-        rows = [p for p in data.get("problems", []) if not disagreeOnly or disagrees(p, arms)]
+        try:
+            outcomes = tuple(ProblemQuery.parse_outcome(text) for text in outcome or [])
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        unknown = sorted({arm for arm, _ in outcomes} - set(arms))
+        if unknown:
+            raise HTTPException(400, f"no arm {', '.join(unknown)}: the run's arms are {', '.join(arms)}")
+        query = ProblemQuery(search=search, outcomes=outcomes, fold=fold, disagree_only=disagreeOnly)
+        rows = [p for p in data.get("problems", []) if matches(p, arms, query)]
         page = [published(p, arms) for p in rows[offset:offset + limit]]
         if any("metadata" not in p for p in page):
             metadata = split_metadata(results_dir)
             page = [p if "metadata" in p else {**p, "metadata": metadata.get(p["id"])} for p in page]
-        return ProblemsPage(total=len(rows), offset=offset, arms=arms, problems=page)
+        return ProblemsPage(total=len(rows), offset=offset, arms=arms, folds=folds_of(data.get("problems", [])),
+                            problems=page)
 
     @app.get("/api/training", responses=_ERRORS)
     def get_training() -> dict[str, list[dict[str, Any]]]:

@@ -3,7 +3,8 @@ the training curves, finished or live. Paths come from the run's `RunLayout`.
 
 Training curves are per job (fold, seed, arm). A design with several jobs per arm is shown per arm as
 the mean over its jobs at each step, with the lowest and highest job as a band (`lossMin`, `lossMax`,
-`runs`), so a five-fold, three-seed run reads as one curve per arm rather than fifteen.
+`runs`; the same for the validation loss, the learning rate and tokens/s), so a five-fold, three-seed run
+reads as one curve per arm rather than fifteen.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def pooled_histories(runs: dict[Job, list[dict]]) -> dict[str, list[dict]]:
         steps: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for history in histories:
             for entry in history:
-                for key in ("loss", "validationLoss"):
+                for key in ("loss", "validationLoss", "lr", "tokensPerSecond"):
                     if isinstance(entry.get(key), int | float):
                         steps[int(entry["step"])][key].append(float(entry[key]))
         rows = []

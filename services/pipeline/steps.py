@@ -17,6 +17,7 @@ from commentslab.services.common.artifacts import Location, read_json, to_locati
 from commentslab.services.common.config import ExperimentConfig, SplitOptions
 from commentslab.services.common.errors import InputError
 from commentslab.services.common.grpc_client import describe_rpc_error, follow_progress, open_channel
+from commentslab.services.evaluator.harness import failure_message
 from commentslab.v1 import (
     exporter_pb2,
     exporter_pb2_grpc,
@@ -146,14 +147,16 @@ class LocalSteps:
         return out
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig, language: str = "python") -> list[dict]:
-        """Each program's {"status", "attempts", "timedOutAttempts"}, in order; SandboxUnavailable if not isolated."""
+        """Each program's {"status", "attempts", "timedOutAttempts", "message"}, in order; SandboxUnavailable if not
+        isolated."""
         from commentslab.services.sandbox.execute import Limits, run_many
         from commentslab.services.sandbox.isolation import check_isolation
 
         # Here as in the service: no program is scored by a sandbox that has not shown it isolates.
         check_isolation()
         limits = Limits(cfg.evaluate.cpu_seconds, cfg.evaluate.wall_seconds, cfg.evaluate.memory_mb)
-        return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts}
+        return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts,
+                 "message": failure_message(r.stderr, r.status)}
                 for r in run_many(programs, language, limits=limits, progress=True,
                                   timeout_retries=cfg.evaluate.timeout_retries)]
 
@@ -276,7 +279,7 @@ class GrpcSteps:
         return out
 
     def run_programs(self, programs: list[str], cfg: ExperimentConfig, language: str = "python") -> list[dict]:
-        """Each program's {"status", "attempts", "timedOutAttempts"}, in order; a lost server is resumed.
+        """Each program's {"status", "attempts", "timedOutAttempts", "message"}, in order; a lost server is resumed.
 
         Raises SandboxUnavailable when the service cannot isolate programs.
         """
@@ -292,8 +295,8 @@ class GrpcSteps:
         if run.interruptions:
             bar.write(f"sandbox: resumed after {run.interruptions} lost server(s); "
                       f"{run.sent - len(programs)} program(s) re-sent")
-        return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts}
-                for r in run.results]
+        return [{"status": r.status, "attempts": r.attempts, "timedOutAttempts": r.timed_out_attempts,
+                 "message": failure_message(r.stderr, r.status)} for r in run.results]
 
     def compare(self, metric: str, control: list[list[float]], experiment: list[list[float]], binary: bool,
                 alpha: float = 0.05) -> dict:

@@ -146,15 +146,20 @@ def test_headline_table_verdict_and_loss_curves_render(chrome, start_dashboard, 
     provenance = chrome.find_element(By.ID, "provenance").text
     assert "smoke" in provenance and COMMIT[:12] in provenance and "2025-11-24T22:40:05" in provenance
 
-    # The Training view plots each arm's 30 logged steps.
+    # The Training view plots both arms' 30 logged steps on one chart, and one chart per arm when asked.
     chrome.find_element(By.ID, "nav-training").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-loss .scatterlayer .trace")))
+    points = chrome.execute_script(
+        "return document.querySelector('#training-loss .js-plotly-plot').data.map(t => [t.name, t.y.length])")
+    assert points == [["control", 30], ["experiment", 30]]
+    chrome.find_element(By.CSS_SELECTOR, "label[for=training-split]").click()
     for arm in ("control", "experiment"):
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#loss-{arm} .scatterlayer .trace")))
-    points = chrome.execute_script(
-        "return ['loss-control', 'loss-experiment'].map("
-        "id => document.querySelector('#' + id + ' .js-plotly-plot').data[0].y.length)"
-    )
-    assert points == [30, 30]
+    # Learning rate on demand.
+    chrome.find_element(By.XPATH, "//div[@id='training-series']//label[normalize-space()='Learning rate']").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-lr .scatterlayer .trace")))
+    rates = chrome.execute_script("return document.querySelector('#training-lr .js-plotly-plot').data[0].y")
+    assert rates[0] == pytest.approx(2e-5) and rates[-1] == pytest.approx(1e-4)
     # The charts were drawn by plotly's basic partial bundle, not the full plotly.js.
     traces = chrome.execute_script("return Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
     assert traces == ["bar", "pie", "scatter"]

@@ -1,5 +1,6 @@
-"""The dashboard's plain modules (no browser): Overview rows with new and old result keys, CSV/LaTeX export,
-diff and metadata hints, the default results folder, the charts' static drawings and compression."""
+"""The dashboard's plain modules (no browser): Overview rows with new and old result keys, the home's headline
+sentences, CSV/LaTeX export, diff and metadata hints, highlighted code, the comparison's problem query, the
+default results folder, the charts' static drawings (the forest plot's too) and compression."""
 
 import csv
 import gzip
@@ -12,11 +13,31 @@ from xml.etree import ElementTree
 import pytest
 from test_dashboard import make_sample_results
 
-from commentslab.dashboard.comparison import code_diff, metadata_hints, metadata_terms, outcomes
-from commentslab.dashboard.figures import bradley_terry_figure, loss_figure
-from commentslab.dashboard.overview import columns, headline_rows, headline_table, verdict
+from commentslab.dashboard.code_view import code_style_css, token_lines
+from commentslab.dashboard.comparison import (
+    code_diff,
+    diff_rows,
+    failure_messages,
+    metadata_hints,
+    metadata_lines,
+    metadata_terms,
+    outcomes,
+)
+from commentslab.dashboard.figures import bradley_terry_figure, forest_figure, loss_figure
+from commentslab.dashboard.overview import (
+    change_sentence,
+    columns,
+    detectable_difference,
+    final_loss,
+    headline_metrics,
+    headline_rows,
+    headline_table,
+    score_text,
+    verdict,
+)
 from commentslab.dashboard.static_chart import LEFT, RIGHT, WIDTH, figure_svg, nice_ticks, svg_data_uri
 from commentslab.services.evaluator.table_export import latex_escape, table_csv, table_latex
+from commentslab.services.gateway.problem_query import ProblemQuery, folds_of, matches
 from commentslab.services.gateway.results_store import default_results_dir, disagrees
 
 
@@ -133,3 +154,72 @@ def test_dash_compresses_with_static_bundles_kept_and_streams_untouched(tmp_path
     relayed = client.post("/api/generate", data=b'{"prompt": "def f():"}', headers={"Accept-Encoding": "gzip"})
     assert relayed.mimetype == "application/x-ndjson" and "Content-Encoding" not in relayed.headers
     assert json.loads(relayed.data.splitlines()[0])["event"] == "error"  # the playground is off: said, not gzipped
+
+
+def test_home_sentences_give_each_arm_its_change_from_control_and_the_run_its_detectable_difference():
+    results = _with_new_keys()
+    results["metrics"].append("pass@10")
+    for arm, value in (("control", 0.40), ("experiment", 0.55), ("placebo", 0.42)):
+        results[arm]["pass@10"] = value
+    assert headline_metrics(results) == ["pass@1", "pass@10"]
+    assert score_text("pass@1", 0.125) == "12.5%" and score_text("semantic_similarity", 0.45) == "0.450"
+    assert change_sentence(results, "experiment", "pass@1") == (
+        "pass@1 12.5% → 25.0%, +12.5 points (95% interval +2.0 to +31.0)")
+    assert change_sentence(results, "placebo", "pass@10") == "pass@10 40.0% → 42.0%, +2.0 points"
+    results["power"] = {"design": {"mdd": 0.43, "problems": 8, "samples": 1, "seeds": 1}, "observedMdd": {"pass@1": None}}
+    results["significance"]["pass@1"]["mdd"] = None  # no outcome varied: nothing observed to judge from
+    assert detectable_difference(results).startswith(
+        "With 8 test problems, 1 sample each, 1 training seed, this run could only reliably detect pass@1 "
+        "differences larger than about 43 percentage points (judged from the design's stated assumptions")
+    results["power"]["observedMdd"]["pass@1"] = 0.271
+    assert "larger than about 27 percentage points (judged from the spread of this run's own scores" in (
+        detectable_difference(results))
+    # The last loss of each run, averaged over an arm's runs.
+    results["training"]["control"]["runs"] = [{"history": [{"step": 1, "loss": 2.0}]}, {"finalLoss": 1.0}]
+    assert final_loss(results, "control") == 1.5
+
+
+def test_forest_plot_has_a_row_per_metric_with_the_experiment_interval_and_its_drawing_matches():
+    results = _with_new_keys()
+    figure = forest_figure(results)
+    experiment, placebo = figure["data"]
+    assert experiment["name"] == "experiment" and experiment["y"] == [0, 1, 2, 3]
+    assert experiment["x"][0] == pytest.approx(12.5)
+    assert experiment["error_x"]["array"][0] == pytest.approx(31.0 - 12.5)
+    assert experiment["error_x"]["arrayminus"][0] == pytest.approx(12.5 - 2.0)
+    assert "error_x" not in placebo and placebo["x"][0] == pytest.approx(-2.5)  # no interval was computed
+    svg = figure_svg(figure)
+    assert svg.count("<circle") == 8 and ">pass@1 (pts)<" in svg and ">semantic_similarity (×100)<" in svg
+    ElementTree.fromstring(svg)
+
+
+def test_code_is_lexed_whole_then_cut_into_lines_and_diffed_by_line_index():
+    lines = token_lines('def f(a):\n    """Two\n    lines."""\n    return a + 1\n')
+    assert len(lines) == 4 and lines[0][0] == ("k", "def")
+    assert lines[2] == [("sd", '    lines."""')]  # the docstring keeps its colour on its second line
+    assert diff_rows("a\nb\nc\n", "a\nx\nc\nd\n") == [(" ", 0), ("-", 1), ("+", 1), (" ", 2), ("+", 3)]
+    assert metadata_lines("x = 1\nreturn round(x, decimals)\n", {"decimals"}) == {1: ["decimals"]}
+    assert failure_messages({"passed": [False, True], "failures": ["AssertionError: 3 != 4", None]}) == [
+        "AssertionError: 3 != 4"]
+    css = code_style_css()
+    assert ".highlight .k {" in css and "[data-bs-theme=dark] .highlight .k {" in css
+
+
+def test_problem_query_searches_filters_outcomes_folds_and_disagreements():
+    arms = ["control", "experiment"]
+    problems = [{"id": "a", "taskId": "HumanEval/12", "entryPoint": "longest", "fold": 0,
+                 "control": {"passed": [False]}, "experiment": {"passed": [True]}},
+                {"id": "b", "taskId": "HumanEval/120", "entryPoint": "maximum", "fold": 1,
+                 "control": {"passed": [True]}, "experiment": {"passed": [True]}}]
+
+    def found(**query) -> list[str]:
+        return [p["id"] for p in problems if matches(p, arms, ProblemQuery(**query))]
+
+    assert found(search="humaneval/12") == ["a", "b"] and found(search="LONGEST") == ["a"]
+    assert found(outcomes=(("control", "passed"),)) == ["b"]
+    assert found(outcomes=(("control", "failed"), ("experiment", "passed"))) == ["a"]
+    assert found(fold=1) == ["b"] and found(disagree_only=True) == ["a"]
+    assert folds_of(problems) == [0, 1]
+    assert ProblemQuery.parse_outcome("params-only:failed") == ("params-only", "failed")
+    with pytest.raises(ValueError, match="must be <arm>:passed or <arm>:failed"):
+        ProblemQuery.parse_outcome("control:maybe")

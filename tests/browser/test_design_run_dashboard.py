@@ -1,5 +1,5 @@
 """The dashboard over the design's shape (2 folds x 2 seeds x control/experiment/placebo, the run both
-runners agree on), in headless Chromium: one training curve per arm with the range of its four runs,
+runners agree on), in headless Chromium: every arm's training curve with the range of its four runs,
 every problem of both folds in the comparison, metadata hints where they apply."""
 
 import json
@@ -19,6 +19,12 @@ def test_a_k_fold_multi_seed_run_shows_every_arm_problem_and_curve(chrome, start
     wait = WebDriverWait(chrome, 60)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#headline-table tbody tr")))
     chrome.find_element(By.ID, "nav-training").click()
+    # Every arm on one chart, each with the band of its four runs; split per arm on demand.
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-loss .scatterlayer .trace")))
+    names = chrome.execute_script("return document.querySelector('#training-loss .js-plotly-plot').data"
+                                  ".map(t => t.name)")
+    assert {f"{arm} range" for arm in results["arms"]} | set(results["arms"]) <= set(names)
+    chrome.find_element(By.CSS_SELECTOR, "label[for=training-split]").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")) >= 3)
     titles = [t.text for t in chrome.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .gtitle")]
     assert sorted(titles) == sorted(f"Training loss — {arm}" for arm in results["arms"])

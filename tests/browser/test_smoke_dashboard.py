@@ -26,7 +26,9 @@ def test_smoke_run_dashboard_loads_with_no_console_errors(chrome, start_dashboar
     first = rows[0].find_elements(By.TAG_NAME, "td")
     assert first[1].text == f"{results['control'][results['metrics'][0]]:.3f}"
     chrome.find_element(By.ID, "nav-training").click()
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")) >= 2)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-loss .scatterlayer .trace")))
+    names = chrome.execute_script("return document.querySelector('#training-loss .js-plotly-plot').data.map(t => t.name)")
+    assert {"control", "experiment"} <= set(names)
     chrome.find_element(By.ID, "nav-comparison").click()
     count = wait.until(EC.presence_of_element_located((By.ID, "comparison-count"))).text
     assert count == f"{len(results['problems'])} problems"
@@ -110,6 +112,7 @@ def test_training_view_shows_a_run_in_progress_from_mlflow(chrome, start_dashboa
     wait = WebDriverWait(chrome, 120)
     assert "has no results.json" in wait.until(EC.presence_of_element_located((By.ID, "results-error"))).text
     chrome.find_element(By.ID, "nav-training").click()
-    for arm in ("control", "experiment"):
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#loss-{arm} .scatterlayer .trace")))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-loss .scatterlayer .trace")))
+    names = chrome.execute_script("return document.querySelector('#training-loss .js-plotly-plot').data.map(t => t.name)")
+    assert {"control", "experiment"} <= set(names)
     assert [e for e in chrome.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -68,7 +68,7 @@ def test_every_view_navigates_and_works(chrome, start_dashboard, run_dir, tmp_pa
     wait.until(EC.text_to_be_present_in_element((By.ID, "comparison-count"), "1 problem"))
     outcomes = [e.text for e in chrome.find_elements(By.CSS_SELECTOR, ".outcome")]
     assert outcomes == ["control: failed, failed", "experiment: passed, passed"]
-    assert "HumanEval/2" in chrome.find_element(By.CSS_SELECTOR, ".problem-card h3").text
+    assert "HumanEval/2" in chrome.find_element(By.CSS_SELECTOR, ".problem-card h2").text
 
     # Results: CSV and LaTeX downloads hold the table; the chart's toolbar downloads a PNG.
     _go(chrome, "results", "#metrics-chart .js-plotly-plot")
@@ -121,7 +121,7 @@ def test_every_view_navigates_and_works(chrome, start_dashboard, run_dir, tmp_pa
     assert "maintainer" in chrome.find_element(By.ID, "review-message").text
     assert ReviewQueue(run_dir / "export" / "records.review.sqlite").get("rec-1").status == "pending"
 
-    for view, ready in (("overview", "#headline-table"), ("training", "#loss-control"), ("comparison", "#disagree-only"),
+    for view, ready in (("overview", "#headline-table"), ("training", "#training-loss"), ("comparison", "#disagree-only"),
                         ("playground", "#prompt"), ("results", "#results-table"), ("human-eval", "#reviewer-name"),
                         ("review", "#review-table")):
         _go(chrome, view, ready)
@@ -150,8 +150,8 @@ def test_training_curves_update_live_while_a_run_trains(chrome, start_dashboard,
     history.write_text(json.dumps([{"step": s, "loss": 4.0 - 0.1 * s} for s in range(1, 6)]), encoding="utf-8")
     chrome.get(start_dashboard(run) + "training")
     wait = WebDriverWait(chrome, 30)
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#loss-control .scatterlayer .trace")))
-    count = "return document.querySelector('#loss-control .js-plotly-plot').data[0].y.length"
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-loss .scatterlayer .trace")))
+    count = "return document.querySelector('#training-loss .js-plotly-plot').data[0].y.length"
     assert chrome.execute_script(count) == 5
     history.write_text(json.dumps([{"step": s, "loss": 4.0 - 0.1 * s} for s in range(1, 9)]), encoding="utf-8")
     wait.until(lambda d: d.execute_script(count) == 8)

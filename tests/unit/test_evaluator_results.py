@@ -11,7 +11,7 @@ import pytest
 from commentslab.services.cli import main
 from commentslab.services.common.config import load_config
 from commentslab.services.common.errors import InputError
-from commentslab.services.evaluator.harness import score_arm
+from commentslab.services.evaluator.harness import failure_message, score_arm
 from commentslab.services.evaluator.report import comparison_csv, comparison_latex
 from commentslab.services.evaluator.results import compare_arms
 from commentslab.services.evaluator.results_schema import results_schema, validate_results
@@ -49,6 +49,18 @@ def test_pass_fail_with_one_sample_is_decided_by_mcnemar_and_holm(comparison):
     assert result["verdict"].startswith("The experiment arm is significantly better on pass@1")
     assert result["sandbox"]["statusCounts"] == {"failed": 10, "passed": 30}
     assert result["power"]["design"]["problems"] == 20
+
+
+def test_a_failed_sample_names_its_failing_test_and_error(comparison):
+    result, _ = comparison
+    control = [p["control"] for p in result["problems"]]
+    failed = [row["failures"][0] for row in control if not row["passed"][0]]
+    assert len(failed) == 10 and all(" → " in m and m.startswith("assert") for m in failed), failed
+    assert all(row["failures"] == [None] for row in control if row["passed"][0])
+    assert failure_message("", "timeout") == "timeout" and failure_message("x", "passed") is None
+    assert failure_message('Traceback (most recent call last):\n  File "/tmp/p.py", line 9, in check\n'
+                           "    assert candidate(3) == 4\nAssertionError\n", "failed") == (
+        "assert candidate(3) == 4 → AssertionError")
 
 
 def test_every_comparison_and_problem_row_matches_the_schema(comparison):
