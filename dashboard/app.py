@@ -140,8 +140,8 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
         try:
             found = client.problems(disagree_only="disagree" in (disagree or []), limit=pages.PAGE_SIZE,
                                     offset=(page_number - 1) * pages.PAGE_SIZE, search=search or "",
-                                    fold=int(fold) if fold not in (None, "") else None,
-                                    outcomes=[outcome] if outcome else [])
+                                    fold=int(fold) if fold not in (None, "", pages.ANY) else None,
+                                    outcomes=[outcome] if outcome not in (None, "", pages.ANY) else [])
         except GatewayError as exc:
             return [pages.error_page(str(exc))], 1, "", True, True
         count = pages.page_count(found["total"])

@@ -51,6 +51,8 @@ VOTE_LABELS = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad":
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "commentslab-chart"}}
 # Problems per comparison page: ten cards of three arms' code stay quick to render and to scroll.
 PAGE_SIZE = 10
+# The filters' "no filter" choice (a select shows an empty value as blank).
+ANY = "any"
 TRAINING_SERIES = {"loss": "Loss", "lr": "Learning rate", "tokensPerSecond": "Tokens/s"}
 
 
@@ -261,7 +263,7 @@ def page_count(total: int) -> int:
 
 def outcome_options(arms: list[str]) -> list[dict]:
     """The outcome filter's choices: any, and each arm passed or failed."""
-    return [{"label": "Any outcome", "value": ""}] + [
+    return [{"label": "Any outcome", "value": ANY}] + [
         {"label": f"{arm} {result}", "value": f"{arm}:{result}"} for arm in arms for result in ("passed", "failed")]
 
 
@@ -275,10 +277,10 @@ def comparison_page(page: dict) -> html.Div:
                      dbc.Input(id="comparison-search", type="search", placeholder="HumanEval/12, longest …",
                                debounce=True)], xs=12, md=4),
             dbc.Col([dbc.Label("Outcome", html_for="outcome-filter", class_name="small mb-0"),
-                     dbc.Select(id="outcome-filter", options=outcome_options(page["arms"]), value="")], xs=6, md=3),
+                     dbc.Select(id="outcome-filter", options=outcome_options(page["arms"]), value=ANY)], xs=6, md=3),
             dbc.Col([dbc.Label("Fold", html_for="fold-filter", class_name="small mb-0"),
-                     dbc.Select(id="fold-filter", options=[{"label": "All folds", "value": ""}]
-                                + [{"label": f"fold {f}", "value": str(f)} for f in folds], value="",
+                     dbc.Select(id="fold-filter", options=[{"label": "All folds", "value": ANY}]
+                                + [{"label": f"fold {f}", "value": str(f)} for f in folds], value=ANY,
                                 disabled=len(folds) < 2)], xs=6, md=2),
             dbc.Col(dbc.Checklist(id="disagree-only", options=[
                 {"label": "Only problems where the arms' test outcomes differ", "value": "disagree"}], value=[],
