@@ -24,7 +24,10 @@ SERVICES = {
     "sandbox": "commentslab.services.sandbox",
     "stats": "commentslab.services.stats",
 }
-START_TIMEOUT = 90.0
+# A service that exits during start is reported at once (with its error line); this limit only catches one
+# that hangs. Importing torch and transformers takes seconds of CPU, but minutes of wall time on a machine
+# whose cores are busy with a training: a shorter limit failed healthy starts there.
+START_TIMEOUT = 300.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
