@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 from large_run import humaneval_run
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -134,7 +135,8 @@ def _tasks(chrome) -> list[str]:
 def test_comparison_searches_filters_and_pages_through_164_problems(chrome, start_dashboard, large_run, results):
     problems = results["problems"]
     _open(chrome, start_dashboard(large_run), "comparison")
-    wait = WebDriverWait(chrome, 240)
+    # The cards are replaced while a page loads: an element read in between is stale, so the wait reads again.
+    wait = WebDriverWait(chrome, 240, ignored_exceptions=(StaleElementReferenceException,))
     assert _count(chrome) == "164 problems"
     assert _tasks(chrome) == [p["taskId"] for p in problems[:10]]
     # Highlighted code, three arms side by side, the metadata beside it with the lines using it marked.
