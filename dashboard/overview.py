@@ -150,6 +150,25 @@ def provenance_line(results: dict) -> str:
             f"created {provenance.get('createdAt', 'unknown')} · scenario {results.get('scenario', 'unknown')}{where}")
 
 
+def reference_line(results: dict) -> str | None:
+    """What made promoted reference results, in one sentence (None for a run that was not promoted): the
+    design (model, method, folds, seeds, arms, samples) and the hardware it ran on."""
+    label = results.get("reference") or {}
+    design, hardware = label.get("design") or {}, label.get("hardware") or {}
+    if not design:
+        return None
+    kind = "GPU reference design" if design.get("hardware") == "cuda" else "CPU reference design"
+    seeds = design.get("seeds")
+    samples = design.get("samples")
+    ks = ", ".join(f"pass@{k}" for k in design.get("k") or [])
+    return (f"Reference results, the {kind} ({design.get('profile')}): {design.get('model')}, "
+            f"{design.get('method')} fine-tuning; {design.get('folds')} folds over {design.get('problems')} problems, "
+            f"{seeds} training seed{'s' if seeds != 1 else ''}, arms {', '.join(design.get('arms') or [])}; "
+            f"{samples} sample{'s' if samples != 1 else ''} per problem ({ks}). Ran on {hardware.get('kind', '?')}: "
+            f"{hardware.get('model', 'unknown')} ({hardware.get('count', '?')} "
+            f"{'GPUs' if hardware.get('kind') == 'GPU' else 'cores'}).")
+
+
 def is_rate(metric: str) -> bool:
     """Whether a metric is a share of problems (pass@k, exact and AST match), shown in percent and points."""
     return metric.startswith("pass@") or metric in ("exact_match", "ast_match")

@@ -39,6 +39,7 @@ from commentslab.dashboard.overview import (
     headline_rows,
     number,
     provenance_line,
+    reference_line,
     score_text,
     shown_arms,
     verdict,
@@ -125,6 +126,7 @@ def overview_page(results: dict) -> html.Div:
     order = [a for a in ("control", "experiment", "placebo") if a in arms]
     return html.Div([
         html.H1("Does .comments metadata help a model write better code?", className="h3 mb-3"),
+        *([html.P(label, id="reference-label", className="small")] if (label := reference_line(results)) else []),
         dbc.Alert(verdict(results), id="verdict", color="primary", class_name="fs-5"),
         dbc.Row([dbc.Col(_arm_card(results, arm), xs=12, md=12 // len(order), class_name="mb-3") for arm in order],
                 id="split-screen"),

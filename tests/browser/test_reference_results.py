@@ -1,11 +1,12 @@
-"""Every view over reference results (results/reference/results.json, the folder the dashboard and the gateway pick
-by default), in headless Chromium and over the gateway's API.
+"""Every view over the reference results (results/reference/, the folder the dashboard and the gateway pick by
+default), in headless Chromium and over the gateway's API.
 
-The real reference results come from a GPU run; nothing under results/reference may be made by hand. So the
-test builds a synthetic reference folder in its tmp dir from the smoke run: the smoke run's test rows and
-completions, scored as two folds x two training seeds x three arms (control, experiment, placebo) with ten
-samples per problem (pass@1 and pass@10 per problem), then compared and assembled by the pipeline's own
-compare_arms / assemble_results, and checked against results.schema.json.
+When reference results are committed, the tests run against that folder itself, byte for byte as
+`commentslab reference promote` wrote it, and check that every page says which design and hardware made it.
+Before any is committed, they run against a synthetic reference folder built in the tmp dir from the smoke
+run: its test rows and completions scored as two folds x two training seeds x three arms with ten samples
+per problem, compared and assembled by the pipeline's own compare_arms / assemble_results, and checked
+against results.schema.json.
 """
 
 import json
@@ -26,6 +27,7 @@ from commentslab.services.evaluator.pass_at_k import estimate_pass_at_k
 from commentslab.services.evaluator.results import assemble_results, compare_arms
 from commentslab.services.gateway.results_store import REFERENCE_DIR, default_results_dir
 from commentslab.services.gateway.server import start_in_thread
+from commentslab.services.pipeline.reference import reference_label, verify
 from commentslab.services.pipeline.steps import LocalSteps
 
 pytestmark = pytest.mark.browser
@@ -75,10 +77,17 @@ def reference_results(smoke_run: Path) -> dict:
                             wallSeconds=smoke["provenance"]["wallSeconds"], skippedSteps=[])
 
 
+COMMITTED = ROOT / REFERENCE_DIR
+
+
 @pytest.fixture(scope="module")
-def reference_root(smoke_run, tmp_path_factory) -> Path:
-    """A folder laid out like the repository root with only results/reference/results.json in it."""
-    root = tmp_path_factory.mktemp("root")
+def reference_root(request) -> Path:
+    """A folder laid out like the repository root whose results/reference/ the dashboard shows by default: the
+    repository itself once reference results are committed, else one with a synthetic reference."""
+    if (COMMITTED / "results.json").is_file():
+        return ROOT
+    smoke_run = request.getfixturevalue("smoke_run")
+    root = request.getfixturevalue("tmp_path_factory").mktemp("root")
     reference = root / REFERENCE_DIR
     reference.mkdir(parents=True)
     results = reference_results(smoke_run)
@@ -88,20 +97,32 @@ def reference_root(smoke_run, tmp_path_factory) -> Path:
     return root
 
 
-def test_the_reference_results_are_what_a_multi_fold_multi_seed_three_arm_run_writes(reference_root):
-    results = json.loads((reference_root / REFERENCE_DIR / "results.json").read_text())
+def _results(root: Path) -> dict:
+    return json.loads((root / REFERENCE_DIR / "results.json").read_text())
+
+
+def test_the_reference_results_are_what_a_multi_fold_three_arm_run_writes(reference_root):
+    results = _results(reference_root)
     assert default_results_dir(reference_root) == reference_root / REFERENCE_DIR
-    assert results["arms"] == ARMS and results["evaluation"]["seeds"] == 2 and results["evaluation"]["folds"] == 2
-    assert results["significance"]["pass@1"]["primaryTest"] == "problems-and-seeds t-test"
-    assert {p["fold"] for p in results["problems"]} == {0, 1}
-    first = results["problems"][0]
-    assert len(first["experiment"]["seedScores"]) == 2 and "pass@10" in first["experiment"]
-    # pass@k is compared for every k of the config, so the overview and results tables carry pass@10 too.
-    assert results["metrics"][:2] == ["pass@1", "pass@10"] and "pass@10" in results["significance"]
+    cfg = results["config"]
+    folds, seeds = cfg["data"]["folds"], len(cfg["seeds"] or [cfg["seed"]])
+    assert results["arms"] == ARMS and results["evaluation"]["folds"] == folds > 1
+    assert {p["fold"] for p in results["problems"]} == set(range(folds))
+    assert all(len(p["experiment"]["seedScores"]) == seeds for p in results["problems"]) or seeds == 1
+    # pass@k is compared for every k of the config, so the overview and results tables carry each one.
+    assert results["metrics"][:len(cfg["evaluate"]["k"])] == [f"pass@{k}" for k in cfg["evaluate"]["k"]]
+    if reference_root == ROOT:
+        # The committed reference: every HumanEval problem tested exactly once, by the design it names.
+        ids = [p["id"] for p in results["problems"]]
+        assert len(ids) == len(set(ids)) == results["evaluation"]["problems"] == 164
+        assert verify(COMMITTED) == []
+        label = reference_label(COMMITTED)
+        assert label["design"]["folds"] == folds and label["design"]["arms"] == ARMS
+        assert label["hardware"]["kind"] == ("GPU" if label["design"]["hardware"] == "cuda" else "CPU")
 
 
-def test_the_gateway_serves_the_reference_results_by_default(reference_root):
-    results = json.loads((reference_root / REFERENCE_DIR / "results.json").read_text())
+def test_the_gateway_serves_the_reference_results_by_default_with_their_label(reference_root):
+    results = _results(reference_root)
     gateway = start_in_thread(default_results_dir(reference_root))
     try:
         served = requests.get(f"{gateway.url}/api/results", timeout=30).json()
@@ -113,40 +134,61 @@ def test_the_gateway_serves_the_reference_results_by_default(reference_root):
         gateway.stop()
     assert served["verdict"] == results["verdict"] and served["placebo"] == results["placebo"]
     assert page["arms"] == ARMS and page["total"] == len(results["problems"])
-    assert sorted(training) == ARMS
+    assert sorted(training) == sorted(ARMS)
     assert not pair["done"] and pair["a"]["code"] != ""
+    if reference_root == ROOT:
+        label = reference_label(COMMITTED)
+        assert served["reference"]["design"] == label["design"]
+        assert served["reference"]["hardware"] == label["hardware"]
+        # Every problem carries the metadata the experiment arm was shown, for the comparison's hints.
+        assert all(p.get("metadata") for p in page["problems"])
+    else:
+        assert "reference" not in served  # no PROVENANCE.json: nothing claims to be a promoted reference
 
 
 def test_every_view_works_against_the_reference_results(chrome, start_dashboard, reference_root, tmp_path):
-    results = json.loads((reference_root / REFERENCE_DIR / "results.json").read_text())
+    results = _results(reference_root)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     chrome.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     chrome.get(start_dashboard(None, cwd=reference_root))  # no --results: the reference results are the default
-    wait = WebDriverWait(chrome, 60)
+    wait = WebDriverWait(chrome, 120)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#headline-table tbody tr")))
 
-    header = [th.text for th in chrome.find_elements(By.CSS_SELECTOR, "#headline-table th")]
-    assert header[1:4] == ["Control", "Placebo", "Experiment"]
+    cards = chrome.find_elements(By.CSS_SELECTOR, "#split-screen .arm-card")
+    assert len(cards) == len(ARMS)
+    assert chrome.find_element(By.ID, "verdict").text == results["verdict"]
     rows = {r.find_elements(By.TAG_NAME, "td")[0].text: [td.text for td in r.find_elements(By.TAG_NAME, "td")]
             for r in chrome.find_elements(By.CSS_SELECTOR, "#headline-table tbody tr")}
     assert list(rows) == results["metrics"]
-    assert rows["pass@1"][2] == f"{results['placebo']['pass@1']:.3f}"
-    assert rows["pass@1"][6] == "problems-and-seeds t-test"
-    low, high = results["significance"]["pass@1"]["bootstrap"]["low"], results["significance"]["pass@1"]["bootstrap"]["high"]
-    assert rows["pass@1"][5] == f"[{low:+.3f}, {high:+.3f}]"
-    assert chrome.find_element(By.ID, "verdict").text == results["verdict"]
+    label = chrome.find_elements(By.ID, "reference-label")
+    if reference_root == ROOT:
+        record = reference_label(COMMITTED)
+        kind = "GPU" if record["design"]["hardware"] == "cuda" else "CPU"
+        assert f"the {kind} reference design ({record['design']['profile']})" in label[0].text
+        assert record["hardware"]["model"] in label[0].text and f"{record['design']['folds']} folds" in label[0].text
+    else:
+        assert label == []
 
     chrome.find_element(By.ID, "nav-training").click()
-    for arm in ARMS:
-        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#loss-{arm} .scatterlayer .trace")))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-loss .scatterlayer .trace")))
+    names = chrome.execute_script("return document.querySelector('#training-loss .js-plotly-plot').data"
+                                  ".map(t => t.name)")
+    assert set(ARMS) <= set(names)
+    runs = results["evaluation"]["folds"] * results["evaluation"]["seeds"]
+    chrome.find_element(By.CSS_SELECTOR, "label[for=training-split]").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#training-graphs .js-plotly-plot")) >= len(ARMS))
+    legends = " ".join(t.text for t in chrome.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .legendtext"))
+    assert f"mean of {runs}" in legends
 
     chrome.find_element(By.ID, "nav-comparison").click()
     count = wait.until(EC.presence_of_element_located((By.ID, "comparison-count"))).text
-    assert count == f"{len(results['problems'])} problems"
-    first_card = chrome.find_element(By.CSS_SELECTOR, ".problem-card")
-    outcomes = [e.text for e in first_card.find_elements(By.CSS_SELECTOR, ".outcome")]
-    assert [o.split(":")[0] for o in outcomes] == ARMS and all(o.count(",") == SAMPLES - 1 for o in outcomes)
+    assert count.startswith(f"{len(results['problems'])} problems")
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".problem-card")))
+    for card in chrome.find_elements(By.CSS_SELECTOR, ".problem-card"):
+        assert all(card.find_elements(By.CSS_SELECTOR, f".code-{arm}") for arm in ARMS)
+        if reference_root == ROOT:
+            assert card.find_element(By.CSS_SELECTOR, ".metadata-panel").text.startswith(".comments metadata")
 
     chrome.find_element(By.ID, "nav-results").click()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#metrics-chart .js-plotly-plot")))
