@@ -239,7 +239,8 @@ def problem_card(problem: dict, arms: list[str]) -> dbc.Card:
                     "from the metadata, and the control's does not."], className="metadata-hints small")
             if hints else None,
             html.Ul(messages, className="failure-messages small list-unstyled") if messages else None,
-            html.Details([html.Summary("Prompt"), html.Pre(problem.get("prompt") or "", className="code-block p-2 code-prompt")]),
+            html.Details([html.Summary("Prompt"), html.Pre(problem.get("prompt") or "", className="code-block p-2 code-prompt",
+                                                           tabIndex="0")]),
             dbc.Row([dbc.Col(dbc.Row(panes, class_name="g-2"), xs=12, lg=9),
                      dbc.Col(_metadata_panel(metadata), xs=12, lg=3, class_name="mt-2")]),
             *diffs,
@@ -300,12 +301,13 @@ def page_label(page_number: int, pages: int) -> str:
 
 
 def pager(page_number: int, pages: int) -> html.Nav:
-    """Previous and next buttons around "Page n of m"."""
+    """Previous and next buttons around "Page n of m". Solid buttons: the outlined secondary one's grey text
+    falls below 4.5:1 contrast on the dark theme's background."""
     return html.Nav([
-        dbc.Button("← Previous", id="comparison-prev", n_clicks=0, color="secondary", outline=True,
+        dbc.Button("← Previous", id="comparison-prev", n_clicks=0, color="secondary",
                    disabled=page_number <= 1),
         html.Span(page_label(page_number, pages), id="comparison-page-label", className="mx-3"),
-        dbc.Button("Next →", id="comparison-next", n_clicks=0, color="secondary", outline=True,
+        dbc.Button("Next →", id="comparison-next", n_clicks=0, color="secondary",
                    disabled=page_number >= pages),
     ], id="comparison-pager", className="d-flex align-items-center my-3", **{"aria-label": "pages of problems"})
 
@@ -360,8 +362,8 @@ def human_eval_page() -> html.Div:
         ], class_name="g-2"),
         html.P(id="reviewer-status", className="mt-2"),
         html.Div(id="pair-info", className="mb-2"),
-        dbc.Row([dbc.Col([html.H2("A", className="h6"), html.Pre(id="pair-a", className="code-block p-2")], xs=12, md=6),
-                 dbc.Col([html.H2("B", className="h6"), html.Pre(id="pair-b", className="code-block p-2")], xs=12, md=6)],
+        dbc.Row([dbc.Col([html.H2("A", className="h6"), html.Pre(id="pair-a", className="code-block p-2", tabIndex="0")], xs=12, md=6),
+                 dbc.Col([html.H2("B", className="h6"), html.Pre(id="pair-b", className="code-block p-2", tabIndex="0")], xs=12, md=6)],
                 class_name="g-2"),
         html.Div([dbc.Button(label, id=f"vote-{choice}", n_clicks=0, color="secondary", outline=True)
                   for choice, label in VOTE_LABELS.items()], className="d-flex flex-wrap gap-2 my-3"),
