@@ -113,8 +113,6 @@ def run_experiment(profile: str = "smoke", out: str | Path = "runs/notebook",
     """Run the whole experiment in this process (as `commentslab run --in-process`) into the folder `out`
     and return its results. `overrides` are `{"train.steps": 10}` or `["train.steps=10"]`."""
     from commentslab.services.common.config import load_config
-    from commentslab.services.common.layout import RunLayout
-    from commentslab.services.evaluator.results import write_problems_parquet
     from commentslab.services.pipeline import run
     from commentslab.services.pipeline.steps import LocalSteps
 
@@ -123,5 +121,4 @@ def run_experiment(profile: str = "smoke", out: str | Path = "runs/notebook",
     cfg = load_config(profile, list(overrides))
     out = Path(out)
     run.run_experiment(LocalSteps(), cfg, out, Path(repo) if repo else None)
-    write_problems_parquet(RunLayout(out, cfg.data.folds).problems_csv)
     return load_results(out)

@@ -288,10 +288,6 @@ def cmd_run(args) -> int:
         finally:
             steps.close()
             services.stop()
-    from commentslab.services.common.layout import RunLayout
-    from commentslab.services.evaluator.results import write_problems_parquet
-
-    write_problems_parquet(RunLayout.reading(out).problems_csv)
     _print_headline(results)
     print(f"total {results['provenance']['wallSeconds']['total']:.0f}s; results in {out / 'results.json'}")
     print(f"see them: commentslab dashboard --results {out}")

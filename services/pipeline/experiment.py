@@ -38,6 +38,7 @@ from commentslab.services.evaluator.results import (
     compare_arms,
     library_versions,
     problems_csv,
+    write_problems_parquet,
 )
 from commentslab.services.pipeline.steps import Steps
 
@@ -320,6 +321,7 @@ def write_results(steps: Steps, data: RunLayout, parts: Iterable[RunLayout], out
                                read_json(data.split_report), cfg, controls=controls, **provenance)
     write_json(out.results, results)
     out.problems_csv.write_text(problems_csv(results), encoding="utf-8")
+    write_problems_parquet(out.problems_csv)  # both runners: pandas reads it without parsing the CSV
     return results
 
 

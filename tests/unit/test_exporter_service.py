@@ -48,6 +48,6 @@ def test_cli_export_via_the_service_passes_every_option(tmp_path, humaneval_repo
                      "--allow-licence", "Apache-2.0", "--context-lines", "1"])
     finally:
         server.stop(0)
-    assert code == 1  # MIT is not in the allowed list given, so nothing is exported
+    assert code == 3  # MIT is not in the allowed list given: no valid record to export, an input error
     printed = capsys.readouterr().out
     assert "0 records from 0 sidecars" in printed and "MIT is not an allowed licence (allowed: Apache-2.0)" in printed
