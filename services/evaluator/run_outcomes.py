@@ -40,6 +40,27 @@ def _scores(layout: RunLayout, job: Job) -> list[dict]:
         raise InputError(str(path), f"is not JSON lines ({exc})") from exc
 
 
+def _wall_seconds(layout: RunLayout, results: dict, seeds: list[int], arms: list[str]) -> dict[str, float]:
+    """results.json's wall seconds per step, with each training's own time from its outcome where the run's
+    last session skipped it: a run resumed across sessions times only what that session did, while every
+    training outcome keeps the seconds its training took."""
+    seconds = {k: float(v) for k, v in (results.get("provenance", {}).get("wallSeconds") or {}).items()
+               if isinstance(v, int | float)}
+    for fold in range(layout.folds):
+        for seed in seeds:
+            for arm in arms:
+                job = Job(fold, seed, arm)
+                if seconds.get(f"train:{job.key}") or not layout.outcome(job).is_file():
+                    continue
+                try:
+                    took = json.loads(layout.outcome(job).read_text(encoding="utf-8")).get("wallSeconds")
+                except ValueError as exc:
+                    raise InputError(str(layout.outcome(job)), f"is not JSON ({exc})") from exc
+                if isinstance(took, int | float) and took > 0:
+                    seconds[f"train:{job.key}"] = float(took)
+    return seconds
+
+
 def read_run_outcomes(run: Path | str) -> RunOutcomes:
     """Every fold's control and experiment outcomes of a finished run (folds in order), with its design and times.
 
@@ -85,7 +106,6 @@ def read_run_outcomes(run: Path | str) -> RunOutcomes:
         arms=arms,
         samples=samples,
         alpha=alpha,
-        wall_seconds={k: float(v) for k, v in (results.get("provenance", {}).get("wallSeconds") or {}).items()
-                      if isinstance(v, int | float)},
+        wall_seconds=_wall_seconds(layout, results, seeds, arms),
         left_out=len(fold_of) - len(keep),
     )

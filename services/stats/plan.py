@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from commentslab.services.stats.power import z_multiplier
 from commentslab.services.stats.variance import MEASURED, ComponentEstimate
@@ -46,6 +46,8 @@ class StepCosts:
     train: dict[str, float]
     generate: dict[str, float]
     evaluate: dict[str, float]
+    # step -> arms whose cost of that step is the other arms' mean (none of their own was timed)
+    borrowed: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def hours(self, design: Design) -> float:
         """Machine-hours of a design: every arm's trainings, generations and scoring (module docstring)."""
@@ -61,7 +63,10 @@ def step_costs(wall_seconds: Mapping[str, float], fold_sizes: Mapping[int, int],
 
     `fold_sizes[f]` is the number of test problems of fold f. A step recorded as 0 seconds was skipped
     (its output was already there when the run resumed) and says nothing about its cost, so it is left out.
-    Raises ValueError when an arm lacks a timed step.
+    An arm with no timed step of a kind (every one skipped on resumes) takes the mean per-unit cost of the arms
+    that have one, and `borrowed` names it, so the plan says so rather than pass a guess for a measurement:
+    the arms run the same model on the same problems, only their prompts' lengths differ.
+    Raises ValueError when no arm has a timed step of a kind.
     """
     totals: dict[str, dict[str, list[float]]] = {step: {} for step in STEPS}
     for key, seconds in wall_seconds.items():
@@ -74,14 +79,17 @@ def step_costs(wall_seconds: Mapping[str, float], fold_sizes: Mapping[int, int],
             totals[step].setdefault(arm, []).extend([float(seconds), float(units)])
     arms = sorted(set().union(*(totals[step] for step in STEPS)))
     per_unit: dict[str, dict[str, float]] = {step: {} for step in STEPS}
+    borrowed: dict[str, list[str]] = {}
     for step in STEPS:
+        timed = {arm: sum(pairs[0::2]) / sum(pairs[1::2]) for arm, pairs in totals[step].items()}
+        if not timed:
+            raise ValueError(f"provenance.wallSeconds has no timed {step} step of any arm: its cost cannot be "
+                             f"measured (was every {step} step skipped on a resume?)")
         for arm in arms:
-            pairs = totals[step].get(arm)
-            if not pairs:
-                raise ValueError(f"provenance.wallSeconds has no timed {step} step of arm {arm!r}: "
-                                 f"its cost cannot be measured (was every {step} step skipped on a resume?)")
-            per_unit[step][arm] = sum(pairs[0::2]) / sum(pairs[1::2])
-    return StepCosts(**per_unit)
+            if arm not in timed:
+                borrowed.setdefault(step, []).append(arm)
+            per_unit[step][arm] = timed.get(arm, sum(timed.values()) / len(timed))
+    return StepCosts(**per_unit, borrowed=borrowed)
 
 
 def design_mdd(estimate: ComponentEstimate, design: Design, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -155,6 +163,8 @@ def plan_report(estimate: ComponentEstimate, costs: StepCosts, problems: int | N
         lines.append("  MDDs below rest on these assumptions (the run's own design the least: it sees their sum).")
     lines += ["", f"This run's design: MDD {_points(design_mdd(estimate, run, alpha, power))}, "
                   f"{costs.hours(run):.2f} machine-hours from its own step times"]
+    lines += [f"  {step} cost of {', '.join(arms)}: the other arms' mean (no {step} step of theirs was timed: "
+              f"each was skipped on a resume)" for step, arms in costs.borrowed.items()]
     folds = sorted({run.folds, 5, 10} if run.folds > 1 else {1, 5, 10})
     table = candidate_designs(problems, folds, (1, 2, 3, 5), sorted({1, run.samples, 10}))
     lines += ["", f"Candidate designs for {problems} problems (MDD in points, cost in machine-hours):",

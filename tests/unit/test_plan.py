@@ -70,8 +70,14 @@ def test_step_costs_are_per_training_job_and_per_problem_sample_and_skip_resumed
     assert costs.train == {"control": 200.0}
     assert costs.generate == {"control": 40.0 / 20}  # fold 1's generation was skipped (0 s): not a cost
     assert costs.evaluate == {"control": 20.0 / 40}
-    with pytest.raises(ValueError, match="no timed train step of arm 'experiment'"):
-        step_costs({**wall, "generate:0/1/experiment": 5.0, "evaluate:0/1/experiment": 5.0}, {0: 10, 1: 10}, 2)
+    assert costs.borrowed == {}
+    # every train step of experiment skipped on resumes: it takes control's cost, and the plan says so
+    resumed = step_costs({**wall, "train:0/1/experiment": 0.0, "generate:0/1/experiment": 5.0,
+                          "evaluate:0/1/experiment": 5.0}, {0: 10, 1: 10}, 2)
+    assert resumed.train == {"control": 200.0, "experiment": 200.0}
+    assert resumed.generate["experiment"] == 5.0 / 20 and resumed.borrowed == {"train": ["experiment"]}
+    with pytest.raises(ValueError, match="no timed train step of any arm"):
+        step_costs({k: v for k, v in wall.items() if not k.startswith("train")}, {0: 10, 1: 10}, 2)
 
 
 def test_design_hours_count_every_arm_training_generation_and_scoring():
@@ -145,3 +151,24 @@ def test_plan_refuses_a_run_with_a_missing_job_naming_the_file(tmp_path, capsys)
 def test_plan_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["plan", "--from", str(tmp_path)]) == 3
     assert "no layout.json" in capsys.readouterr().err
+
+
+def test_a_run_resumed_across_sessions_takes_each_training_time_from_its_outcome(tmp_path, capsys):
+    run = write_run(tmp_path / "run")
+    layout = RunLayout.open(run)
+    results = json.loads(layout.results.read_text())
+    wall = results["provenance"]["wallSeconds"]
+    # the last session found every training and control's generations done: they read 0 s in results.json
+    for key in [k for k in wall if k.startswith("train:") or k.startswith("generate:") and k.endswith("/control")]:
+        wall[key] = 0.0
+    layout.results.write_text(json.dumps(results))
+    for fold in range(2):
+        for s in (1, 2):
+            for arm in ARMS:
+                outcome = layout.outcome(Job(fold, s, arm))
+                outcome.parent.mkdir(parents=True, exist_ok=True)
+                outcome.write_text(json.dumps({"wallSeconds": TRAIN_SECONDS}))
+    assert main(["plan", "--from", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "2.33 machine-hours from its own step times" in out  # the same cost as the run timed in one session
+    assert "generate cost of control: the other arms' mean" in out
