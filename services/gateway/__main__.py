@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve the gateway until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m commentslab.services.gateway", description=__doc__)
     parser.add_argument("--results", type=Path, default=None,
-                        help="run folder that holds results.json (default: the reference results, else the newest run)")
+                        help="run folder that holds results.json, or a folder of runs (a results database: every run "
+                             "folder under it is listed) (default: the reference results, else the newest run)")
     parser.add_argument("--model-server", default=None, help="ModelServer host:port for the playground")
     parser.add_argument("--database-url", default=None,
                         help="SQLAlchemy URL of the store every replica shares: daily counts, votes, the review queue "

@@ -1,7 +1,9 @@
 """The FastAPI gateway: the only public door to the back end.
 
 Routes translate HTTP to the plain modules beside this one and back; no logic lives here.
-- results: ``GET /api/results`` (the run's results.json), ``GET /api/problems`` (per-problem rows)
+- results: ``GET /api/runs`` (the runs of the served folder, filtered), ``GET /api/results`` (a run's
+  results.json), ``GET /api/problems`` (its per-problem rows), ``GET /api/training`` (its training curves);
+  each takes ``run`` (an id from /api/runs; default: the served run, or the folder's reference or first run)
 - playground: ``POST /api/generate`` streams both arms' text as the model server (gRPC) decodes it, as
   NDJSON events, at most ``daily_limit`` requests per client per UTC day
 - human evaluation: ``POST /api/reviewers``, ``GET /api/pairs/next``, ``POST /api/votes``, ``GET /api/votes/summary``
@@ -31,6 +33,7 @@ from commentslab.services.common.deployment_secrets import read_secret
 from commentslab.services.common.errors import CommentslabError
 from commentslab.services.common.layout import RunLayout
 from commentslab.services.common.layout import review_queue as layout_review_queue
+from commentslab.services.common.run_index import VERDICTS
 from commentslab.services.gateway.playground import (
     MAX_METADATA_CHARS,
     MAX_NEW_TOKENS,
@@ -45,6 +48,7 @@ from commentslab.services.gateway.rate_limit import DEFAULT_DAILY_LIMIT, DailyRa
 from commentslab.services.gateway.request_limits import install as install_request_limits
 from commentslab.services.gateway.request_limits import json_problem
 from commentslab.services.gateway.results_store import ResultsError, load_results, problem_arms
+from commentslab.services.gateway.run_database import MAX_RUN_ID, RunDatabase, RunRequestError
 from commentslab.services.gateway.run_folder import mlflow_histories, split_metadata, training_histories
 from commentslab.services.gateway.votes import DEFAULT_DAILY_CAP, Pair, VoteError, VoteStore, pair_id
 from commentslab.services.review.queue import ReviewQueue
@@ -141,6 +145,17 @@ class ProblemsPage(BaseModel):
     problems: list[dict[str, Any]]
 
 
+class RunsPage(BaseModel):
+    """The runs of the served folder matching the filters (see commentslab.services.common.run_index):
+    each with its id, scenario, baseModel, experiment, design, date, verdict, verdictKind, effects (experiment −
+    control per metric with its 95% interval) and error (why a broken run cannot be shown, else null)."""
+
+    total: int = Field(description="the runs listed (broken ones included)")
+    default: str | None = Field(description="the run the other endpoints serve when no run is named")
+    values: dict[str, list[str]] = Field(description="every value each filter takes in this folder")
+    runs: list[dict[str, Any]]
+
+
 class RejectRequest(BaseModel):
     """Why a flagged record is kept out of the data."""
 
@@ -195,7 +210,7 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
                daily_vote_cap: int = DEFAULT_DAILY_CAP, trusted_proxies: tuple[str, ...] = (),
                maintainer_token: str | None = None, open_registration: bool = True,
                votes_url: str | None = None) -> FastAPI:
-    """The gateway for the run in ``results_dir``.
+    """The gateway for the run in ``results_dir``, or for every run under it (a results database).
 
     ``model_server`` is the ModelServer's host:port (the playground answers 503 without one);
     ``database_url`` the SQL store of the daily counts, votes and review queue (a SQLAlchemy URL;
@@ -226,10 +241,17 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
             and f"sqlite:///{Path(review_queue).resolve()}" != database_url:
         review.merge(ReviewQueue(Path(review_queue)))
     maintainer = maintainer_token if maintainer_token is not None else read_secret(MAINTAINER_SECRET)
+    database = RunDatabase(results_dir)
 
-    def results() -> dict:
+    def run_dir(run: str | None) -> Path:
         try:
-            return load_results(results_dir)
+            return database.run_dir(run)
+        except RunRequestError as exc:  # names the parameter and the id asked for, never a path
+            raise HTTPException(exc.status, str(exc)) from exc
+
+    def results(run: str | None = None) -> dict:
+        try:
+            return load_results(run_dir(run))
         except ResultsError as exc:
             raise HTTPException(404, public_text(str(exc))) from exc
 
@@ -278,11 +300,38 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
         """Liveness: always ``{"status": "ok"}`` while the gateway runs."""
         return {"status": "ok"}
 
+    run_query = Query(None, min_length=1, max_length=MAX_RUN_ID,
+                      description="a run id from /api/runs (default: the served run, else the folder's reference "
+                                  "or first run)")
+
+    @app.get("/api/runs", responses=_ERRORS)
+    def get_runs(scenario: str | None = Query(None, max_length=200, description="only runs of this scenario"),
+                 model: str | None = Query(None, max_length=200, description="only runs of this base model"),
+                 profile: str | None = Query(None, max_length=200, description="only runs of this profile"),
+                 verdict: str | None = Query(None, max_length=20,
+                                             description="better, worse, mixed, none (no significant "
+                                                         "difference) or broken (the run cannot be read)"),
+                 ) -> RunsPage:
+        """The runs of the served folder (one run folder is a database of one), filtered by scenario, base model,
+        profile and verdict, broken ones with the reason; a value no run has is refused, naming the parameter."""
+        try:
+            selected = database.select(scenario=scenario, model=model, profile=profile, verdict=verdict)
+            index = database.index()
+        except RunRequestError as exc:  # names the parameter and the id asked for, never a path
+            raise HTTPException(exc.status, str(exc)) from exc
+        except ResultsError as exc:
+            raise HTTPException(404, public_text(str(exc))) from exc
+        default = database.default_entry()
+        return RunsPage(total=len(selected), default=default.run_id if default else None,
+                        values={"scenario": index.values("scenario"), "model": index.values("base_model"),
+                                "profile": index.values("profile"), "verdict": list(VERDICTS)},
+                        runs=[public_view(entry.to_dict()) for entry in selected])
+
     @app.get("/api/results", responses=_ERRORS)
-    def get_results() -> dict[str, Any]:
-        """The run's results.json without the per-problem rows (page through those with /api/problems), and
+    def get_results(run: str | None = run_query) -> dict[str, Any]:
+        """A run's results.json without the per-problem rows (page through those with /api/problems), and
         without absolute paths, host and kernel names or addresses."""
-        return public_view({k: v for k, v in results().items() if k != "problems"})
+        return public_view({k: v for k, v in results(run).items() if k != "problems"})
 
     @app.get("/api/problems", responses=_ERRORS)
     def get_problems(offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=MAX_PAGE),
@@ -291,10 +340,11 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
                      fold: int | None = Query(None, ge=0, description="only this fold's test problems"),
                      outcome: Annotated[list[str] | None, Query(
                          max_length=6, description="<arm>:passed or <arm>:failed; every one must hold")] = None,
-                     ) -> ProblemsPage:
-        """Per-problem rows matching a search, arms' outcomes and a fold, optionally only those where the arms'
-        test outcomes differ; a page of them from ``offset``."""
-        data = results()
+                     run: str | None = run_query) -> ProblemsPage:
+        """A run's per-problem rows matching a search, arms' outcomes and a fold, optionally only those where the
+        arms' test outcomes differ; a page of them from ``offset``."""
+        folder = run_dir(run)
+        data = results(run)
         arms = problem_arms(data)
         try:
             outcomes = tuple(ProblemQuery.parse_outcome(text) for text in outcome or [])
@@ -307,24 +357,25 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
         rows = [p for p in data.get("problems", []) if matches(p, arms, query)]
         page = [published(p, arms) for p in rows[offset:offset + limit]]
         if any("metadata" not in p for p in page):
-            metadata = split_metadata(results_dir)
+            metadata = split_metadata(folder)
             page = [p if "metadata" in p else {**p, "metadata": metadata.get(p["id"])} for p in page]
         return ProblemsPage(total=len(rows), offset=offset, arms=arms, folds=folds_of(data.get("problems", [])),
                             problems=page)
 
     @app.get("/api/training", responses=_ERRORS)
-    def get_training() -> dict[str, list[dict[str, Any]]]:
-        """Each arm's training history (step, loss, validationLoss when logged): from results.json once the
+    def get_training(run: str | None = run_query) -> dict[str, list[dict[str, Any]]]:
+        """A run's training history per arm (step, loss, validationLoss when logged): from results.json once the
         run finished, else live from the run's MLflow store, else from the trainer's history files."""
+        folder = run_dir(run)
         try:
-            data = load_results(results_dir)
+            data = load_results(folder)
         except ResultsError:
             data = None
-        finished = training_histories(results_dir, data)
+        finished = training_histories(folder, data)
         if data is not None and finished:
             return finished
         try:
-            live = mlflow_histories(results_dir)
+            live = mlflow_histories(folder)
         except CommentslabError as exc:
             raise HTTPException(503, public_text(str(exc))) from exc
         return {**finished, **live}
