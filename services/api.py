@@ -98,6 +98,11 @@ def load_results(path: str | Path) -> Results:
     path = Path(path)
     file = path if path.suffix == ".json" else RunLayout.reading(path).results
     if not file.is_file():
+        from commentslab.services.common.layout import ExperimentLayout
+
+        if ExperimentLayout.holds_experiment(path):
+            raise InputError(str(path), "is an experiment over several base models; load one model's run, "
+                                        "models/<name> (experiment.json lists them)")
         raise InputError(str(file), "no results.json here; is this a finished run folder?")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -109,9 +114,12 @@ def load_results(path: str | Path) -> Results:
 
 
 def run_experiment(profile: str = "smoke", out: str | Path = "runs/notebook",
-                   overrides: Mapping[str, object] | Sequence[str] = (), repo: str | Path | None = None) -> Results:
+                   overrides: Mapping[str, object] | Sequence[str] = (),
+                   repo: str | Path | None = None) -> Results | dict[str, Results]:
     """Run the whole experiment in this process (as `commentslab run --in-process`) into the folder `out`
-    and return its results. `overrides` are `{"train.steps": 10}` or `["train.steps=10"]`."""
+    and return its results. `overrides` are `{"train.steps": 10}` or `["train.steps=10"]`.
+
+    With several base models (`models:`) returns each model's results by its name (`out/models/<name>`)."""
     from commentslab.services.common.config import load_config
     from commentslab.services.pipeline import run
     from commentslab.services.pipeline.steps import LocalSteps
@@ -121,4 +129,6 @@ def run_experiment(profile: str = "smoke", out: str | Path = "runs/notebook",
     cfg = load_config(profile, list(overrides))
     out = Path(out)
     run.run_experiment(LocalSteps(), cfg, out, Path(repo) if repo else None)
+    if cfg.models:
+        return {name: load_results(out / "models" / name) for name in cfg.model_names()}
     return load_results(out)

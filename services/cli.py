@@ -288,8 +288,16 @@ def cmd_run(args) -> int:
         finally:
             steps.close()
             services.stop()
-    _print_headline(results)
-    print(f"total {results['provenance']['wallSeconds']['total']:.0f}s; results in {out / 'results.json'}")
+    if cfg.models:
+        # One comparison per base model, each in its own run folder; no pooling across models.
+        for name, model_results in results.items():
+            print(f"== {name} (results in {out / 'models' / name / 'results.json'})")
+            _print_headline(model_results)
+        print(f"total {max(r['provenance']['wallSeconds']['total'] for r in results.values()):.0f}s; "
+              f"experiment index in {out / 'experiment.json'}")
+    else:
+        _print_headline(results)
+        print(f"total {results['provenance']['wallSeconds']['total']:.0f}s; results in {out / 'results.json'}")
     print(f"see them: commentslab dashboard --results {out}")
     return 0
 
@@ -343,8 +351,11 @@ def cmd_reference(args) -> int:
 
 
 def cmd_sandbox_check(args) -> int:
+    from commentslab.services.sandbox.execute import Limits, start_runners
+
+    # The runners boot (bubblewrap, an interpreter each) on the other CPUs while this process imports the rest.
+    start_runners(args.workers)
     from commentslab.services.evaluator.humaneval_samples import DEFAULT_LIMITS, check_samples
-    from commentslab.services.sandbox.execute import Limits
     from commentslab.services.sandbox.isolation import check_isolation
 
     # A sandbox that cannot isolate raises SandboxUnavailable here (exit 2 with its one-line reason).
@@ -355,8 +366,10 @@ def cmd_sandbox_check(args) -> int:
     out = Path(args.out) if args.out else samples.with_name(samples.name + "_results.jsonl")
     limits = Limits(cpu_seconds=args.cpu_seconds, wall_seconds=args.wall_seconds or DEFAULT_LIMITS.wall_seconds,
                     memory_mb=args.memory_mb)
+    # _set_loudness decided whether bars show; deciding here too spares importing tqdm when they do not.
     report = check_samples(samples, out, Path(args.problems) if args.problems else None,
-                           ks=[int(k) for k in args.k.split(",")], limits=limits, workers=args.workers)
+                           ks=[int(k) for k in args.k.split(",")], limits=limits, workers=args.workers,
+                           progress=not os.environ.get("TQDM_DISABLE"))
     print(f"{report['samples']} samples of {report['problems']} problems: {report['passedSamples']} passed; "
           f"statuses {report['statusCounts']}; flaky timeouts {report['timeouts']['flakyTimeouts']}")
     for key in sorted((k for k in report if k.startswith("pass@")), key=lambda k: int(k[5:])):
@@ -524,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "sandbox, stats)")
     p.set_defaults(func=cmd_up)
 
-    p = sub.add_parser("run", help="the whole experiment through the services")
+    p = sub.add_parser("run", help="the whole experiment through the services (one run folder per base model "
+                                   "when the config lists several under models:)")
     p.add_argument("--out", required=True)
     p.add_argument("--repo", help="an annotated repository (default: the HumanEval corpus)")
     p.add_argument("--host", default="127.0.0.1")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from commentslab.services.common.errors import ConfigError
+from commentslab.services.common.errors import ConfigError, InputError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -100,6 +101,59 @@ class ModelConfig(_Strict):
     num_heads: int = 4
 
 
+# A base model's name is a folder of the experiment's run folder (models/<name>/): letters, digits, '.', '_'
+# and '-', never '.' or '..' (it starts with a letter or digit).
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The display names of the kinds whose weights are not named by a path.
+KIND_NAMES = {"tiny-random": "tiny-random", "smollm2-gguf": "SmolLM2-135M-Instruct"}
+
+
+class NamedModelConfig(ModelConfig):
+    """One base model of an experiment over several (`models:`): a short folder-safe name and its settings."""
+
+    name: str
+
+    def settings(self) -> ModelConfig:
+        """The model's settings without its name, as a one-model run's `model:` holds them."""
+        return ModelConfig(**self.model_dump(exclude={"name"}))
+
+
+def display_name(model: ModelConfig) -> str:
+    """A short name for a base model: its kind's name, or an `hf` model's path's last component."""
+    if model.kind in KIND_NAMES:
+        return KIND_NAMES[model.kind]
+    return Path((model.path or "hf").rstrip("/")).name or model.path or "hf"
+
+
+def check_model_choice(data: dict) -> None:
+    """Refuse a raw config that names no base model, names it both ways (`model` and `models`), or gives a
+    `models` entry without a name, with an unsafe one or with one another entry already has."""
+    model, models = data.get("model"), data.get("models")
+    if models is None or models == []:
+        if model is None:
+            raise InputError("model", "no base model: give one (model) or several (models, each with a name)")
+        return
+    if not isinstance(models, list):
+        raise InputError("models", "give a list of base models, each with a name and a kind")
+    if model is not None:
+        raise InputError("models", "give either model (one base model) or models (several), not both; "
+                                   "with a profile that sets model, add --set model=null")
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(models):
+        field = f"models[{index}].name"
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name is None:
+            raise InputError(field, "is required: a short folder-safe name for this base model, e.g. smollm2")
+        if not isinstance(name, str) or not MODEL_NAME.match(name):
+            raise InputError(field, f"{name!r} is not folder-safe: use letters, digits, '.', '_' and '-', starting "
+                                    "with a letter or digit, at most 64 characters")
+        # Compared without case: on a case-insensitive file system two such names share one folder.
+        if name.lower() in seen:
+            raise InputError(field, f"{name!r} is already the name of models[{seen[name.lower()]}]; "
+                                    "each base model needs its own name")
+        seen[name.lower()] = index
+
+
 class TrainConfig(_Strict):
     """Training hyper-parameters; the defaults are the design's (lr 1e-5, batch 4, 3 epochs, 100 warm-up
     steps, 2048 tokens, early stopping with patience 2). services/trainer/plan.py resolves the `auto`s."""
@@ -177,10 +231,37 @@ class ExperimentConfig(_Strict):
     seeds: list[int] = []
     scenario: ScenarioConfig = ScenarioConfig()
     data: DataConfig = DataConfig()
-    model: ModelConfig
+    # Exactly one of the two: one base model (`model`), or several (`models`), each trained and evaluated
+    # with the same data, seeds and settings into its own run folder.
+    model: ModelConfig | None = None
+    models: list[NamedModelConfig] = []
     train: TrainConfig = TrainConfig()
     generate: GenerateConfig = GenerateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_way_to_name_the_base_model(cls, data: object) -> object:
+        if isinstance(data, dict):
+            check_model_choice(data)
+        return data
+
+    def model_names(self) -> list[str]:
+        """The names of the base models of an experiment over several; empty for a one-model run."""
+        return [m.name for m in self.models]
+
+    def for_model(self, name: str) -> ExperimentConfig:
+        """The config of one base model's run in an experiment over several: that model as `model`."""
+        for entry in self.models:
+            if entry.name == name:
+                return self.model_copy(update={"model": entry.settings(), "models": []})
+        raise InputError("model", f"{name!r} is not one of this experiment's models ({', '.join(self.model_names())})")
+
+    def base_model_name(self) -> str:
+        """The display name of a one-model run's base model."""
+        if self.model is None:
+            raise InputError("model", "an experiment over several base models has one name per model")
+        return display_name(self.model)
 
 
 def available_profiles() -> list[str]:

@@ -19,7 +19,18 @@ reference) holds::
       results.json                             the run's answer (docs/CONTRACTS.md)
 
 Every job (fold, training seed, arm) has its own folders, even in a one-fold, one-seed run, so a reader
-never needs to know the design to find a file. Kubeflow steps each write a part of this tree into their
+never needs to know the design to find a file.
+
+An experiment over several base models (`models:` in the config) is a folder of such runs, one per model::
+
+    OUT/
+      experiment.json                          {"experiment": id, "models": [names], "runs": {name: "models/<name>"}}
+      data/                                    corpus/, export/, split/, controls/: done once for every model
+      models/<name>/                           a complete run folder of the layout above
+
+Each model's run folder holds a copy of the shared export, split and controls, so it reads on its own (moved,
+published or served alone) exactly as a one-model run does; `data/` has no layout.json, so no reader takes
+it for a run. experiment.json is derived by the runner; nothing else writes it. Kubeflow steps each write a part of this tree into their
 own output folder; the statistics step reads them as several `RunLayout`s and the publish step joins
 them into one run folder of the same shape.
 """
@@ -46,34 +57,44 @@ HISTORY_FILE = "history.json"
 CHECKPOINT = "checkpoint"
 REFERENCE_DIR = Path("results") / "reference"
 PROVENANCE_FILE = "PROVENANCE.json"
+EXPERIMENT_FILE = "experiment.json"
+MODELS_DIR = "models"
+SHARED_DATA_DIR = "data"
 
 
 @dataclass(frozen=True, order=True)
 class Job:
-    """One training and evaluation of an arm: a fold, a training seed and an arm."""
+    """One training and evaluation of an arm: a fold, a training seed and an arm, and in an experiment over
+    several base models the model's name ("" in a one-model run)."""
 
     fold: int
     seed: int
     arm: str
+    model: str = ""
 
     @property
     def key(self) -> str:
-        """`fold/seed/arm`, the form a Kubeflow loop carries."""
-        return f"{self.fold}/{self.seed}/{self.arm}"
+        """`fold/seed/arm` (`model/fold/seed/arm` with several base models), the form a Kubeflow loop carries."""
+        key = f"{self.fold}/{self.seed}/{self.arm}"
+        return f"{self.model}/{key}" if self.model else key
 
     @property
     def label(self) -> str:
-        """A short human label: `control fold0 seed1234`."""
-        return f"{self.arm} fold{self.fold} seed{self.seed}"
+        """A short human label: `control fold0 seed1234` (`smollm2 control fold0 seed1234`)."""
+        label = f"{self.arm} fold{self.fold} seed{self.seed}"
+        return f"{self.model} {label}" if self.model else label
 
     @classmethod
     def parse(cls, key: str) -> Job:
-        """The job a `fold/seed/arm` string names."""
+        """The job a `fold/seed/arm` or `model/fold/seed/arm` string names."""
         try:
-            fold, seed, arm = key.split("/")
-            return cls(int(fold), int(seed), arm)
+            parts = key.split("/")
+            model = parts.pop(0) if len(parts) == 4 else ""
+            fold, seed, arm = parts
+            return cls(int(fold), int(seed), arm, model)
         except ValueError as exc:
-            raise InputError("job", f"{key!r}: expected fold/seed/arm, e.g. 0/1234/control") from exc
+            raise InputError("job", f"{key!r}: expected fold/seed/arm or model/fold/seed/arm, "
+                                    "e.g. 0/1234/control") from exc
 
 
 def split_datasets(split_dir: Location, fold: int | None) -> Location:
@@ -153,6 +174,9 @@ class RunLayout:
                 raise InputError(str(self.root), f"holds a run of {existing.folds} fold(s); this config asks for "
                                                  f"{self.folds} (data.folds): use a new --out folder")
             return
+        if (self.root / EXPERIMENT_FILE).is_file() or (self.root / MODELS_DIR).is_dir():
+            raise InputError(str(self.root), "holds an experiment over several base models (models/ and "
+                                             f"{EXPERIMENT_FILE}); use a new --out folder for a one-model run")
         leftovers = sorted(p.name for p in self.root.iterdir() if p.name in {RESULTS_FILE, "train", "split", "scores"})
         if leftovers:
             raise InputError(str(self.root), f"holds a run of an older layout ({', '.join(leftovers)} without "
@@ -267,6 +291,46 @@ class RunLayout:
     def relative(self, path: Path | str) -> str:
         """`path` relative to the run folder, as results.json records it (so a moved run still reads)."""
         return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+
+
+class ExperimentLayout:
+    """The folder of an experiment over several base models: its index, the data every model shares, and one
+    run folder per model (see this module's docstring)."""
+
+    def __init__(self, root: Path | str, folds: int = 1):
+        self.root = Path(root)
+        self.folds = folds
+
+    @staticmethod
+    def holds_experiment(root: Path | str) -> bool:
+        """True when `root` is (or is becoming) an experiment over several base models."""
+        return (Path(root) / EXPERIMENT_FILE).is_file()
+
+    @property
+    def index(self) -> Path:
+        """experiment.json: the experiment's id, its models and each model's run folder."""
+        return self.root / EXPERIMENT_FILE
+
+    @property
+    def shared(self) -> RunLayout:
+        """Where the export, split and controls every model shares are made, once."""
+        return RunLayout(self.root / SHARED_DATA_DIR, self.folds)
+
+    def run(self, name: str) -> RunLayout:
+        """The run folder of the base model `name`."""
+        return RunLayout(self.root / MODELS_DIR / name, self.folds)
+
+    def claim(self) -> None:
+        """Make `root` an experiment folder; refuse a folder that holds a one-model run."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if (self.root / LAYOUT_FILE).is_file() or (self.root / RESULTS_FILE).is_file():
+            raise InputError(str(self.root), "holds a one-model run; use a new --out folder for an experiment "
+                                             "over several base models")
+        self.shared.root.mkdir(parents=True, exist_ok=True)
+
+    def relative(self, layout: RunLayout) -> str:
+        """A model's run folder relative to the experiment's folder, as experiment.json records it."""
+        return layout.root.resolve().relative_to(self.root.resolve()).as_posix()
 
 
 def find_job(layouts: Iterable[RunLayout], job: Job, file: str) -> RunLayout:

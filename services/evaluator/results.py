@@ -140,10 +140,16 @@ def machine() -> dict:
 
 
 def assemble_results(comparison: dict, training: dict, export_report: dict, split_report: dict,
-                     cfg: ExperimentConfig, controls: dict | None = None, **provenance: object) -> dict:
-    """results.json: the comparison, training, data reports, controls, config and provenance (plus `provenance`'s extras)."""
+                     cfg: ExperimentConfig, controls: dict | None = None, base_model: str | None = None,
+                     experiment: dict | None = None, **provenance: object) -> dict:
+    """results.json: the base model's display name, the comparison, training, data reports, controls, config
+    and provenance (plus `provenance`'s extras); in an experiment over several base models, `experiment`
+    ({"id", "models"}) names the experiment this model's run belongs to, under `multiModel` (the key
+    `experiment` is the experiment arm's means)."""
     results = {
         "schemaVersion": RESULTS_SCHEMA_VERSION,
+        "baseModel": base_model or cfg.base_model_name(),
+        **({"multiModel": experiment} if experiment is not None else {}),
         **comparison,
         "training": training,
         "data": {"export": {k: v for k, v in export_report.items() if k != "rejects"},

@@ -33,9 +33,28 @@ def _validator():
     return jsonschema.Draft202012Validator(results_schema())
 
 
+def base_model_of(results: dict) -> str:
+    """A run's base model's display name: its `baseModel`, or for results written before that field existed,
+    the name derived from the config's `model` (as the runners derive it)."""
+    if results.get("baseModel"):
+        return results["baseModel"]
+    from commentslab.services.common.config import ModelConfig, display_name
+
+    model = (results.get("config") or {}).get("model")
+    try:
+        return display_name(ModelConfig.model_validate(model))
+    except ValueError:
+        return str((model or {}).get("kind") or "unknown")
+
+
 def validate_results(results: object, source: str = "results.json") -> None:
     """Raise ResultsSchemaError naming the first field of ``results`` (in path order) that breaks the schema,
-    with the reason; ``source`` names the file in the message."""
+    with the reason; ``source`` names the file in the message.
+
+    Results written before `baseModel` existed are accepted: it is checked as `base_model_of` derives it.
+    """
+    if isinstance(results, dict) and "baseModel" not in results and isinstance(results.get("config"), dict):
+        results = {**results, "baseModel": base_model_of(results)}
     errors = sorted(_validator().iter_errors(results), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
         return

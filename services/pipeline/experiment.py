@@ -5,7 +5,10 @@ Both runners call these functions and nothing else: the local runner (services/p
 tasks (pipelines/tasks.py) run one step per pod. Every path comes from a `RunLayout`: the local runner
 has one run folder, a Kubeflow step reads the layouts its inputs were written in and writes its own.
 
-A job is one (fold, training seed, arm). With k folds each problem is in exactly one fold's test split,
+A job is one (base model, fold, training seed, arm). An experiment over several base models (`models:`)
+is one run per model, each with the same export, split, seeds and settings: the data steps run once
+and every model's run folder gets a copy (services/common/layout.py), and each model's results.json
+compares the arms for that model alone. With k folds each problem is in exactly one fold's test split,
 so pooling the folds tests every problem once per seed; the comparison then runs over a seeds x
 problems matrix per metric (services/evaluator/results.py, services/stats/compare.py).
 """
@@ -13,6 +16,7 @@ problems matrix per metric (services/evaluator/results.py, services/stats/compar
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +34,7 @@ from commentslab.services.common.artifacts import (
 )
 from commentslab.services.common.config import ExperimentConfig
 from commentslab.services.common.errors import InputError
-from commentslab.services.common.layout import Job, RunLayout, find_job
+from commentslab.services.common.layout import MODELS_DIR, ExperimentLayout, Job, RunLayout, find_job
 from commentslab.services.common.logs import setup_logging
 from commentslab.services.evaluator.harness import score_arm
 from commentslab.services.evaluator.results import (
@@ -85,8 +89,35 @@ def seeds_of(cfg: ExperimentConfig) -> list[int]:
 
 
 def plan_jobs(cfg: ExperimentConfig) -> list[Job]:
-    """One job per (fold, training seed, arm), in the order the local runner trains them."""
-    return [Job(fold, seed, arm) for fold in range(cfg.data.folds) for seed in seeds_of(cfg) for arm in cfg.data.arms]
+    """One job per (base model, fold, training seed, arm), in the order the local runner trains them; a
+    one-model run's jobs name no model."""
+    return [Job(fold, seed, arm, model) for model in (cfg.model_names() or [""]) for fold in range(cfg.data.folds)
+            for seed in seeds_of(cfg) for arm in cfg.data.arms]
+
+
+def experiment_id(cfg: ExperimentConfig) -> str:
+    """The id of an experiment over several base models: its profile and a hash of its whole config, so both
+    runners, and a resumed run, give one experiment the same id."""
+    digest = hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode()).hexdigest()
+    return f"{cfg.profile}-{digest[:12]}"
+
+
+def experiment_index(cfg: ExperimentConfig) -> dict:
+    """experiment.json: the experiment's id, its models in the config's order and each one's run folder."""
+    names = cfg.model_names()
+    return {"experiment": experiment_id(cfg), "models": names, "runs": {name: f"{MODELS_DIR}/{name}" for name in names}}
+
+
+def write_experiment_index(folder: ExperimentLayout, cfg: ExperimentConfig) -> dict:
+    """Write (or rewrite) the experiment's experiment.json; returns it."""
+    index = experiment_index(cfg)
+    write_json(folder.index, index)
+    return index
+
+
+def results_experiment(cfg: ExperimentConfig) -> dict:
+    """What each model's results.json records of the experiment it belongs to."""
+    return {"id": experiment_id(cfg), "models": cfg.model_names()}
 
 
 def check_design(cfg: ExperimentConfig) -> None:
@@ -101,9 +132,18 @@ def check_design(cfg: ExperimentConfig) -> None:
         raise InputError("seeds", f"{cfg.seeds}: each training seed may appear once")
 
 
+def model_config(cfg: ExperimentConfig, job: Job) -> ExperimentConfig:
+    """The config of the job's base model: the experiment's, with that model as its one `model`."""
+    if job.model:
+        return cfg.for_model(job.model)
+    if cfg.models:
+        raise InputError("job", f"{job.key!r} names no base model; this experiment has {', '.join(cfg.model_names())}")
+    return cfg
+
+
 def seed_config(cfg: ExperimentConfig, job: Job) -> ExperimentConfig:
-    """The config a job runs with: the experiment's, with the job's training seed."""
-    return cfg.model_copy(update={"seed": job.seed})
+    """The config a job runs with: its base model's, with the job's training seed."""
+    return model_config(cfg, job).model_copy(update={"seed": job.seed})
 
 
 # -- data steps ----------------------------------------------------------------------------------------
@@ -310,15 +350,19 @@ def pool_scores(data: RunLayout, parts: Iterable[RunLayout], cfg: ExperimentConf
 
 
 def write_results(steps: Steps, data: RunLayout, parts: Iterable[RunLayout], out: RunLayout, cfg: ExperimentConfig,
-                  records: RunLayout | None = None, controls: dict | None = None, **provenance: object) -> dict:
+                  records: RunLayout | None = None, controls: dict | None = None, base_model: str | None = None,
+                  experiment: dict | None = None, **provenance: object) -> dict:
     """Pool every job, compare the arms, and write results.json and the per-problem table into `out`.
 
     `data` holds the split, `records` the export (the same run folder locally, two step outputs on Kubeflow).
+    `cfg` is one base model's config; in an experiment over several, `base_model` is the model's name and
+    `experiment` the experiment's id and models (`results_experiment`).
     """
     rows, by_seed, training = pool_scores(data, parts, cfg)
     comparison = compare_arms(by_seed, rows, cfg, steps.compare)
     results = assemble_results(comparison, training, read_json((records or data).export_report),
-                               read_json(data.split_report), cfg, controls=controls, **provenance)
+                               read_json(data.split_report), cfg, controls=controls,
+                               base_model=base_model or cfg.base_model_name(), experiment=experiment, **provenance)
     write_json(out.results, results)
     out.problems_csv.write_text(problems_csv(results), encoding="utf-8")
     write_problems_parquet(out.problems_csv)  # both runners: pandas reads it without parsing the CSV
@@ -366,6 +410,17 @@ def copy_training_record(model: RunLayout, out: RunLayout, job: Job) -> None:
         if source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
+
+
+SHARED = ("export", "split", "controls")
+
+
+def share_data(shared: RunLayout, run: RunLayout) -> None:
+    """Copy the experiment's one export, split and controls from `shared` into a model's run folder, so the
+    model trains and is evaluated on exactly that data and its folder reads on its own."""
+    for name in SHARED:
+        if (shared.root / name).is_dir():
+            shutil.copytree(shared.root / name, run.root / name, dirs_exist_ok=True)
 
 
 PUBLISHED = ("train", "split", "controls", "scores", "generations")
