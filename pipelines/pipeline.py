@@ -4,6 +4,10 @@
         train (GPU pool) -> evaluate (GPU pool, programs in the Sandbox service)
     -> statistics (Stats service) -> publish (workspace volume -> dashboard)
 
+A config over several base models (`models:`, from the profile or the overrides) adds the model to every
+job ("model/fold/seed/arm"): the data steps run once for all of them, and statistics and publish write one
+run folder per model under models/<name>/ with experiment.json beside them (pipelines/tasks.py).
+
 Every step retries: a pod lost to the autoscaler or a node upgrade is run again, and each step resumes
 from what its output folder already holds (manifests, checkpoints, stored generations).
 

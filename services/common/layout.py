@@ -326,7 +326,6 @@ class ExperimentLayout:
         if (self.root / LAYOUT_FILE).is_file() or (self.root / RESULTS_FILE).is_file():
             raise InputError(str(self.root), "holds a one-model run; use a new --out folder for an experiment "
                                              "over several base models")
-        self.shared.root.mkdir(parents=True, exist_ok=True)
 
     def relative(self, layout: RunLayout) -> str:
         """A model's run folder relative to the experiment's folder, as experiment.json records it."""

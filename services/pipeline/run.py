@@ -73,6 +73,7 @@ def run_models(steps: Steps, cfg: ExperimentConfig, out: Path, repo: Path | None
     started = time.perf_counter()
     folder = ExperimentLayout(out, cfg.data.folds)
     folder.claim()
+    folder.shared.root.mkdir(exist_ok=True)
     experiment.write_experiment_index(folder, cfg)
     shared_clock = experiment.StepClock()
     repo, controls = prepare_data(steps, shared_clock, folder.shared, cfg, repo)
