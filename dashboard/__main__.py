@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve the dashboard."""
     parser = argparse.ArgumentParser(prog="python -m commentslab.dashboard", description=__doc__)
     parser.add_argument("--results", type=Path, default=None,
-                        help="run folder that holds results.json (default: the committed reference results, "
-                             "else the newest run under runs/)")
+                        help="run folder that holds results.json, or a folder of runs (a results database: every run "
+                             "folder under it is listed; default: the committed reference results, else the newest "
+                             "run under runs/)")
     parser.add_argument("--gateway", default=None, help="base URL of a running gateway (default: start one in-process)")
     parser.add_argument("--model-server", default=None, help="ModelServer host:port for the in-process gateway")
     parser.add_argument("--votes-url", default=None, help="SQLAlchemy URL of the vote store (in-process gateway)")

@@ -23,6 +23,7 @@ from commentslab.dashboard.code_view import code_style_css
 from commentslab.dashboard.compression import compression_settings
 from commentslab.dashboard.gateway_client import GatewayClient, GatewayError, refusal_detail
 from commentslab.dashboard.overview import headline_rows, headline_table, verdict
+from commentslab.dashboard.run_list import RUN_VIEWS, run_from_search, run_href
 from commentslab.services.evaluator.table_export import table_csv, table_latex
 from commentslab.services.gateway.results_store import ResultsError, load_results
 
@@ -88,19 +89,49 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
     ])
     app.clientside_callback(APPLY_THEME, Input("theme-switch", "value"))
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"))
-    def render(pathname: str | None):
+    # The views of one run keep the run a visitor opened from the results database as they move between them.
+    @app.callback([Output(f"nav-{path.strip('/') or 'overview'}", "href") for path in RUN_VIEWS],
+                  Input("url", "search"))
+    def keep_run(search: str | None):
+        run = run_from_search(search)
+        return [run_href(path, run) for path in RUN_VIEWS]
+
+    def banner(run: str | None):
+        """The run banner when the served folder holds several runs (or a run was asked for by name)."""
+        try:
+            listing = client.runs()
+        except GatewayError:  # no folder to list (the view says what is missing) or an older gateway
+            return None, {"runs": [], "total": 0}, None
+        shown = run or listing.get("default")
+        entry = next((r for r in listing["runs"] if r["id"] == shown), None)
+        if entry is None or (listing["total"] < 2 and run is None):
+            return None, listing, entry
+        return pages.run_banner(entry, listing["total"]), listing, entry
+
+    def with_banner(page, run: str | None):
+        shown, _, _ = banner(run)
+        return html.Div([shown, page]) if shown is not None else page
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("url", "search"))
+    def render(pathname: str | None, search: str | None):
+        run = run_from_search(search)
         try:
             if pathname in (None, "/"):
-                return pages.overview_page(client.results())
+                results = client.results(run)
+                shown, listing, entry = banner(run)
+                experiment = (entry or {}).get("experiment")
+                siblings = [r for r in listing["runs"] if experiment and r.get("experiment") == experiment]
+                return pages.overview_page(results, shown, siblings)
+            if pathname == "/runs":
+                return pages.runs_page(client.runs())
             if pathname == "/training":
-                return pages.training_page(client.training())
+                return with_banner(pages.training_page(client.training(run)), run)
             if pathname == "/comparison":
-                return pages.comparison_page(client.problems(limit=pages.PAGE_SIZE))
+                return with_banner(pages.comparison_page(client.problems(limit=pages.PAGE_SIZE, run=run)), run)
             if pathname == "/playground":
                 return pages.playground_page()
             if pathname == "/results":
-                return pages.results_page(client.results())
+                return with_banner(pages.results_page(client.results(run)), run)
             if pathname == "/human-eval":
                 client.results()  # nothing to judge without results: say so up front
                 return pages.human_eval_page()
@@ -113,13 +144,26 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
             return pages.error_page(str(exc))
         return html.P(f"No view at {pathname}.", id="not-found")
 
+    @app.callback(Output("runs-results", "children"),
+                  Input("runs-scenario", "value"), Input("runs-model", "value"), Input("runs-profile", "value"),
+                  Input("runs-verdict", "value"), Input("runs-metric", "value"), Input("runs-group", "value"),
+                  prevent_initial_call=True)
+    def filter_runs(scenario, model, profile, verdict_kind, metric, group_by):
+        chosen = {name: None if value in (None, "", pages.ANY) else value for name, value in
+                  (("scenario", scenario), ("model", model), ("profile", profile), ("verdict", verdict_kind))}
+        try:
+            listing = client.runs(**chosen)
+        except GatewayError as exc:
+            return [pages.error_page(str(exc))]
+        return pages.runs_results(listing["runs"], metric or None, group_by or "scenario")
+
     @app.callback(Output("training-graphs", "children"), Output("training-signature", "data"),
                   Input("training-refresh", "n_intervals"), Input("training-series", "value"),
-                  Input("training-split", "value"), State("training-signature", "data"),
+                  Input("training-split", "value"), State("training-signature", "data"), State("url", "search"),
                   prevent_initial_call=True)
-    def refresh_training(_, series, split, shown):
+    def refresh_training(_, series, split, shown, search):
         try:
-            histories = client.training()
+            histories = client.training(run_from_search(search))
         except GatewayError:
             raise PreventUpdate from None
         signature = pages.training_signature(histories)
@@ -132,8 +176,9 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
                   Output("comparison-next", "disabled"),
                   Input("comparison-search", "value"), Input("outcome-filter", "value"), Input("fold-filter", "value"),
                   Input("disagree-only", "value"), Input("comparison-prev", "n_clicks"),
-                  Input("comparison-next", "n_clicks"), State("comparison-page", "data"), prevent_initial_call=True)
-    def filter_problems(search, outcome, fold, disagree, _previous, _next, page_number):
+                  Input("comparison-next", "n_clicks"), State("comparison-page", "data"), State("url", "search"),
+                  prevent_initial_call=True)
+    def filter_problems(search, outcome, fold, disagree, _previous, _next, page_number, query):
         # A new search or filter starts again at the first page; the buttons move within the same matches.
         step = {"comparison-prev": -1, "comparison-next": 1}.get(ctx.triggered_id)
         page_number = max(1, (page_number or 1) + step) if step else 1
@@ -141,22 +186,26 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
             found = client.problems(disagree_only="disagree" in (disagree or []), limit=pages.PAGE_SIZE,
                                     offset=(page_number - 1) * pages.PAGE_SIZE, search=search or "",
                                     fold=int(fold) if fold not in (None, "", pages.ANY) else None,
-                                    outcomes=[outcome] if outcome not in (None, "", pages.ANY) else [])
+                                    outcomes=[outcome] if outcome not in (None, "", pages.ANY) else [],
+                                    run=run_from_search(query))
         except GatewayError as exc:
             return [pages.error_page(str(exc))], 1, "", True, True
         count = pages.page_count(found["total"])
         return (pages.comparison_cards(found), page_number, pages.page_label(page_number, count), page_number <= 1,
                 page_number >= count)
 
-    @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), prevent_initial_call=True)
-    def download_csv(_):
-        return {"content": table_csv(headline_table(client.results())), "filename": "commentslab-metrics.csv",
+    @app.callback(Output("download-csv", "data"), Input("download-csv-button", "n_clicks"), State("url", "search"),
+                  prevent_initial_call=True)
+    def download_csv(_, search):
+        results = client.results(run_from_search(search))
+        return {"content": table_csv(headline_table(results)), "filename": "commentslab-metrics.csv",
                 "type": "text/csv"}
 
-    @app.callback(Output("download-latex", "data"), Input("download-latex-button", "n_clicks"),
+    @app.callback(Output("download-latex", "data"), Input("download-latex-button", "n_clicks"), State("url", "search"),
                   prevent_initial_call=True)
-    def download_latex(_):
-        return {"content": table_latex(headline_table(client.results())), "filename": "commentslab-metrics.tex",
+    def download_latex(_, search):
+        results = client.results(run_from_search(search))
+        return {"content": table_latex(headline_table(results)), "filename": "commentslab-metrics.tex",
                 "type": "application/x-tex"}
 
     vote_buttons = [Input(f"vote-{choice}", "n_clicks") for choice in pages.VOTE_LABELS]

@@ -26,6 +26,10 @@ def refusal_detail(reply: requests.Response) -> str:
     return detail
 
 
+def _run(run: str | None) -> dict:
+    return {"run": run} if run is not None else {}
+
+
 class GatewayClient:
     """Calls the gateway at ``base_url`` (e.g. ``http://127.0.0.1:8060``)."""
 
@@ -48,12 +52,19 @@ class GatewayClient:
             raise GatewayError(refusal_detail(reply), reply.status_code)
         return reply.json()
 
-    def results(self) -> dict:
-        """The run's results.json, without per-problem rows."""
-        return self._call("GET", "/api/results")
+    def runs(self, scenario: str | None = None, model: str | None = None, profile: str | None = None,
+             verdict: str | None = None) -> dict:
+        """The served folder's runs matching the filters given (``{"total", "default", "values", "runs"}``)."""
+        params = {k: v for k, v in (("scenario", scenario), ("model", model), ("profile", profile),
+                                     ("verdict", verdict)) if v is not None}
+        return self._call("GET", "/api/runs", params=params)
+
+    def results(self, run: str | None = None) -> dict:
+        """A run's results.json (default: the served run), without per-problem rows."""
+        return self._call("GET", "/api/results", params=_run(run))
 
     def problems(self, disagree_only: bool = False, limit: int = 200, offset: int = 0, search: str = "",
-                 fold: int | None = None, outcomes: list[str] | tuple[str, ...] = ()) -> dict:
+                 fold: int | None = None, outcomes: list[str] | tuple[str, ...] = (), run: str | None = None) -> dict:
         """A page of per-problem rows with their metadata (``{"total", "offset", "arms", "folds", "problems"}``):
         those matching ``search`` (task id or function name), ``fold`` and every ``outcomes`` entry
         (``"<arm>:passed"`` or ``"<arm>:failed"``), only disagreements when ``disagree_only``."""
@@ -64,11 +75,11 @@ class GatewayClient:
             params["fold"] = fold
         if outcomes:
             params["outcome"] = list(outcomes)
-        return self._call("GET", "/api/problems", params=params)
+        return self._call("GET", "/api/problems", params={**params, **_run(run)})
 
-    def training(self) -> dict[str, list[dict]]:
-        """Each arm's training history."""
-        return self._call("GET", "/api/training")
+    def training(self, run: str | None = None) -> dict[str, list[dict]]:
+        """Each arm's training history (of ``run``; default: the served run)."""
+        return self._call("GET", "/api/training", params=_run(run))
 
     def relay_generate(self, body: bytes, visitor: str | None = None) -> requests.Response:
         """Open the gateway's streamed playground generation for a visitor's request ``body`` (JSON), unread:

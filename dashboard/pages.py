@@ -44,9 +44,18 @@ from commentslab.dashboard.overview import (
     shown_arms,
     verdict,
 )
+from commentslab.dashboard.run_list import (
+    GROUPINGS,
+    date_text,
+    effect_text,
+    metrics_of,
+    run_href,
+    runs_forest_figure,
+    verdict_text,
+)
 from commentslab.dashboard.static_chart import figure_svg, svg_data_uri
 
-PAGES = [("/", "Overview"), ("/training", "Training"), ("/comparison", "Comparison"), ("/playground", "Playground"),
+PAGES = [("/", "Overview"), ("/runs", "Runs"), ("/training", "Training"), ("/comparison", "Comparison"), ("/playground", "Playground"),
          ("/results", "Results"), ("/human-eval", "Human evaluation"), ("/review", "Review queue")]
 VOTE_LABELS = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both bad"}
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "commentslab-chart"}}
@@ -89,10 +98,11 @@ def table(rows: list[dict], cols: list[tuple[str, str]], table_id: str) -> html.
         **{"aria-label": table_id.replace("-", " ")})
 
 
-def chart(graph_id: str, figure: dict, config: dict, style: dict | None = None) -> html.Div:
+def chart(graph_id: str, figure: dict, config: dict, style: dict | None = None, title: str | None = None) -> html.Div:
     """An interactive chart, drawn at once as a static SVG (``#<graph_id>-preview``) that the Plotly chart
-    replaces when plotly.js is ready (assets/charts.css hides the drawing then)."""
-    title = ((figure.get("layout") or {}).get("title") or {}).get("text") or "chart"
+    replaces when plotly.js is ready (assets/charts.css hides the drawing then). ``title``: what the chart
+    shows, for the drawing's text alternative (default: the figure's title)."""
+    title = title or ((figure.get("layout") or {}).get("title") or {}).get("text") or "chart"
     return html.Div([
         html.Img(src=svg_data_uri(figure_svg(figure)), id=f"{graph_id}-preview", className="chart-preview",
                  alt=f"{title} (a static drawing while the interactive chart loads)"),
@@ -118,13 +128,23 @@ def _arm_card(results: dict, arm: str) -> dbc.Card:
     ], id=f"arm-{arm}", class_name="h-100 arm-card", style={"borderTop": f"4px solid {ARM_COLOURS.get(arm, '#888')}"})
 
 
-def overview_page(results: dict) -> html.Div:
+def overview_page(results: dict, banner: html.Div | None = None, experiment_runs: list[dict] | None = None
+                  ) -> html.Div:
     """The design's split screen: each arm's headline figures large, the difference from control with its 95%
     interval, the verdict in one sentence, how small a difference the run could detect, a forest plot of
-    every metric, then the full table with the p-values and the provenance."""
+    every metric (and of every base model when the run is one model's of an experiment over several), then
+    the full table with the p-values and the provenance. ``banner``: which run of the database this is."""
     arms = shown_arms(results)
     order = [a for a in ("control", "experiment", "placebo") if a in arms]
+    models = [run for run in experiment_runs or [] if not run.get("error")]
+    per_model = [html.H2("Experiment − control, per base model", className="h5 mt-3"),
+                 chart("model-forest-chart", runs_forest_figure(models, metrics_of(models)), GRAPH_CONFIG,
+                       title="Experiment − control, per base model"),
+        html.P("Each row is one base model's run of this experiment, smallest model first: the dot is the "
+               "difference, the bar its 95% interval (a diamond where it is significant after Holm's correction).",
+               className="text-body-secondary small", id="model-forest-caption")] if len(models) > 1 else []
     return html.Div([
+        *([banner] if banner is not None else []),
         html.H1("Does .comments metadata help a model write better code?", className="h3 mb-3"),
         *([html.P(label, id="reference-label", className="small")] if (label := reference_line(results)) else []),
         dbc.Alert(verdict(results), id="verdict", color="primary", class_name="fs-5"),
@@ -133,6 +153,7 @@ def overview_page(results: dict) -> html.Div:
         dbc.Alert(detectable_difference(results), id="detectable-difference", color="secondary"),
         chart("forest-chart", forest_figure(results), GRAPH_CONFIG),
         html.P(forest_caption(results), className="text-body-secondary small", id="forest-caption"),
+        *per_model,
         html.H2("Every metric", className="h4 mt-4"),
         table(headline_rows(results), columns(results), "headline-table"),
         html.P("The difference is experiment − control; the interval is a 95% bootstrap interval when the run "
@@ -443,3 +464,96 @@ def review_page(items: list[dict] | None, message: str | None) -> html.Div:
                   dbc.Button("Reject", id="review-reject", n_clicks=0, color="danger")], className="d-flex gap-2 my-3"),
         html.P(id="review-message"),
     ])
+
+
+def run_banner(run: dict, total: int) -> html.Div:
+    """Which run of the database a view shows (scenario, model, design, date) and the way back to the list."""
+    design = (run.get("design") or {}).get("label") or MISSING
+    return dbc.Alert([
+        html.Span([html.Strong(f"Run {run['id']}"), f" · {run.get('scenario') or MISSING} · "
+                   f"{run.get('baseModel') or MISSING} · {design} · {date_text(run)}"]),
+        dcc.Link(f"All {total} runs", href="/runs", className="ms-2 alert-link"),
+    ], id="run-banner", color="light", class_name="small py-2 mb-3")
+
+
+def _select(select_id: str, label: str, values: list[str], everything: str) -> dbc.Col:
+    return dbc.Col([dbc.Label(label, html_for=select_id, class_name="small mb-0"),
+                    dbc.Select(id=select_id, value=ANY, options=[{"label": everything, "value": ANY}]
+                               + [{"label": v, "value": v} for v in values])], xs=6, md=2)
+
+
+def runs_table(runs: list[dict], metric: str | None) -> html.Div:
+    """Every run listed: its id (a link to its views), scenario, model, design, date, verdict and its effect on
+    ``metric``; a run that cannot be read shows why instead."""
+    header = ["Run", "Scenario", "Model", "Design", "Date", "Verdict", f"Effect on {metric}" if metric else "Effect"]
+    rows = []
+    for run in runs:
+        if run.get("error"):
+            rows.append(html.Tr([html.Td(run["id"], className="col-id"), html.Td(run.get("scenario") or MISSING),
+                                 html.Td(run.get("baseModel") or MISSING), html.Td(MISSING),
+                                 html.Td(date_text(run)), html.Td(run["error"], colSpan=2, className="run-error")],
+                                className="run-broken"))
+            continue
+        rows.append(html.Tr([
+            html.Td(dcc.Link(run["id"], href=run_href("/", run["id"])), className="col-id"),
+            html.Td(run.get("scenario") or MISSING), html.Td(run.get("baseModel") or MISSING),
+            html.Td((run.get("design") or {}).get("label") or MISSING, className="small"),
+            html.Td(date_text(run), className="text-nowrap"), html.Td(verdict_text(run), className="col-verdict"),
+            html.Td(effect_text(run, metric) if metric else MISSING, className="text-nowrap"),
+        ], className="run-row"))
+    return html.Div(dbc.Table([html.Thead(html.Tr([html.Th(title, scope="col") for title in header])),
+                               html.Tbody(rows)], striped=True, hover=True, size="sm", class_name="align-middle mb-0"),
+                    id="runs-table", className="table-responsive", tabIndex="0", role="region",
+                    **{"aria-label": "runs of the results database"})
+
+
+def runs_results(runs: list[dict], metric: str | None, group_by: str = "scenario") -> list:
+    """The filtered runs: how many, their table, and the forest plot of their effect on ``metric``."""
+    readable = [run for run in runs if not run.get("error")]
+    broken = len(runs) - len(readable)
+    count = f"{len(runs)} run{'s' * (len(runs) != 1)}" + (f", {broken} that cannot be read" if broken else "")
+    return [
+        html.P(count, id="runs-count", className="text-body-secondary"),
+        runs_table(runs, metric),
+        html.H2("The effect across runs", className="h4 mt-4"),
+        chart("runs-forest", runs_forest_figure(readable, [metric] if metric else [], group_by), GRAPH_CONFIG,
+              title=f"Experiment − control on {metric or 'no metric'}, one row per run"),
+        html.P("Each row is one run: the dot is experiment − control, the bar its 95% bootstrap interval, a diamond "
+               "where the difference is significant after Holm's correction. Models are ordered by size, so the rows "
+               "of a multi-model experiment show whether the effect grows with the model.",
+               className="text-body-secondary small", id="runs-forest-caption"),
+    ]
+
+
+def runs_page(listing: dict) -> html.Div:
+    """The results database: filters (scenario, model, profile, verdict), the metric and grouping of the forest
+    plot, then the runs and the plot (filled by the page's callback, drawn here for the first view)."""
+    runs = listing["runs"]
+    values = listing.get("values") or {}
+    metrics = metrics_of(runs)
+    return html.Div([
+        html.H1("Results database", className="h3"),
+        html.P("Every run in the served folder, with its scenario, base model, design, date and verdict. Open a run "
+               "for its split screen, training, comparison and results.", className="text-body-secondary"),
+        dbc.Row([
+            _select("runs-scenario", "Scenario", values.get("scenario") or [], "All scenarios"),
+            _select("runs-model", "Base model", values.get("model") or [], "All models"),
+            _select("runs-profile", "Profile", values.get("profile") or [], "All profiles"),
+            dbc.Col([dbc.Label("Verdict", html_for="runs-verdict", class_name="small mb-0"),
+                     dbc.Select(id="runs-verdict", value=ANY, options=[{"label": "Any verdict", "value": ANY}]
+                                + [{"label": text, "value": kind} for kind, text in VERDICT_CHOICES.items()])],
+                    xs=6, md=2),
+            dbc.Col([dbc.Label("Metric", html_for="runs-metric", class_name="small mb-0"),
+                     dbc.Select(id="runs-metric", value=metrics[0] if metrics else None,
+                                options=[{"label": m, "value": m} for m in metrics])], xs=6, md=2),
+            dbc.Col([dbc.Label("Group rows by", html_for="runs-group", class_name="small mb-0"),
+                     dbc.Select(id="runs-group", value="scenario",
+                                options=[{"label": text, "value": key} for key, text in GROUPINGS.items()])],
+                    xs=6, md=2),
+        ], class_name="g-2 mb-3"),
+        html.Div(runs_results(runs, metrics[0] if metrics else None), id="runs-results"),
+    ])
+
+
+VERDICT_CHOICES = {"better": "Experiment better", "worse": "Experiment worse", "mixed": "Mixed",
+                   "none": "No significant difference", "broken": "Cannot be read"}

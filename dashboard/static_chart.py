@@ -90,7 +90,7 @@ def figure_svg(figure: dict, width: int = WIDTH, height: int = HEIGHT) -> str:
              f'<rect width="{width}" height="{height}" fill="#fff"/>',
              f'<text x="{left}" y="{TOP - 20}" font-size="16">{escape(title)}</text>']
     for tick in y_ticks:
-        label = escape(y_labels.get(tick, _label(tick)))
+        label = escape(y_labels.get(tick, _label(tick)).replace("<br>", " · "))  # Plotly's line break, on one line
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" stroke="#eee"/>'
                      f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end">{label}</text>')
     if x_low < 0 < x_high and (layout.get("xaxis") or {}).get("zeroline"):

@@ -3,7 +3,8 @@
 A run folder is a folder with a ``results.json`` (or a ``layout.json``: a run that started and has not
 finished, listed as broken with the reason). The index is derived on every call and never written: each run
 stays a self-contained folder, and moving or deleting one changes the database. Folders are searched
-recursively, but never inside a run folder, except the ``models/`` folder of a multi-model experiment::
+recursively, but never inside a run folder, nor inside a multi-model experiment's folder (the one with an
+``experiment.json``) except its ``models/``::
 
     DATABASE/
       humaneval/smoke-2026-01-01/results.json        a single run (its id: humaneval/smoke-2026-01-01)
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+from commentslab.services.common.config import ModelConfig, display_name
 from commentslab.services.common.layout import LAYOUT_FILE, RESULTS_FILE
 from commentslab.services.gateway.results_store import ResultsError, load_results
 
@@ -33,8 +35,6 @@ MODELS_DIR = "models"
 ROOT_ID = "."
 # What a run's verdict is filtered by: any metric significantly better, worse, both, neither; unreadable runs.
 VERDICTS = ("better", "worse", "mixed", "none", "broken")
-# The name a base model goes by when results.json predates `baseModel`, by the config's model kind.
-MODEL_KIND_NAMES = {"tiny-random": "tiny-random", "smollm2-gguf": "SmolLM2-135M-Instruct"}
 
 
 @dataclass(frozen=True)
@@ -180,20 +180,18 @@ class RunIndex:
 
 
 def model_name(results: dict) -> str | None:
-    """The base model a run trained: results.json's ``baseModel``, else from ``config.model`` (tiny-random,
-    SmolLM2-135M-Instruct for the packaged GGUF, the last part of a Hugging Face path); None when unknown."""
+    """The base model a run trained: results.json's ``baseModel``, else the name the config's ``model`` gives
+    (``display_name``: tiny-random, SmolLM2-135M-Instruct, an ``hf`` path's last part) for results written
+    before ``baseModel`` existed; None when neither says."""
     if isinstance(results.get("baseModel"), str) and results["baseModel"]:
         return results["baseModel"]
-    model = (results.get("config") or {}).get("model") or {}
-    if not isinstance(model, dict):
+    model = (results.get("config") or {}).get("model")
+    if not isinstance(model, dict) or not model.get("kind"):
         return None
-    kind = model.get("kind")
-    if kind in MODEL_KIND_NAMES:
-        return MODEL_KIND_NAMES[kind]
-    path = model.get("path")
-    if kind == "hf" and isinstance(path, str) and path.strip("/\\"):
-        return path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
-    return None
+    try:
+        return display_name(ModelConfig.model_validate(model))
+    except ValueError:
+        return None
 
 
 def verdict_kind(significance: dict) -> str:
@@ -237,10 +235,10 @@ def design_of(results: dict) -> Design:
 
 
 def experiment_id(results: dict, run_dir: Path) -> str | None:
-    """The multi-model experiment a run belongs to: results.json's ``experiment.id`` when it names one, else
-    the ``experiment`` of the experiment.json two folders up (``OUT/models/<name>``); None for a single run."""
-    recorded = results.get("experiment")
-    # `experiment` is also the experiment arm's scores; only an object with an id names an experiment.
+    """The multi-model experiment a run belongs to: results.json's ``multiModel.id`` when it names one, else
+    the ``experiment`` of the experiment.json two folders up (``OUT/models/<name>``); None for a single run.
+    (The key ``experiment`` is the experiment arm's scores, never the experiment's name.)"""
+    recorded = results.get("multiModel")
     if isinstance(recorded, dict) and isinstance(recorded.get("id"), str) and recorded["id"]:
         return recorded["id"]
     if run_dir.parent.name != MODELS_DIR:
@@ -327,12 +325,17 @@ def _scan(folder: Path, root: Path, real_root: Path) -> Iterable[RunEntry]:
             inside = (not PurePosixPath(relative).is_absolute() and _is_inside(run_dir, real_root)
                       and os.path.normpath(run_dir).startswith(os.path.normpath(root) + os.sep))
             if inside and (run_dir / RESULTS_FILE).exists():
-                continue  # read where the scan of the folder's children reaches it
+                yield from _scan(run_dir, root, real_root)  # as a run folder: a results.json linking out is refused
+                continue
             where = "is outside the database" if not inside else f"has no {RESULTS_FILE}"
             yield RunEntry(_run_id(run_dir, root) if inside else _child_id(folder, root, name),
                            run_dir if inside else folder, base_model=name,
                            error=f"{folder / EXPERIMENT_FILE} lists model {name!r} at {relative}, which {where}; "
                                  "the model's run may not have finished")
+        # The experiment's shared data/ holds no run; a model's folder its experiment.json omits is still listed.
+        if (folder / MODELS_DIR).is_dir() and not (folder / MODELS_DIR).is_symlink():
+            yield from _scan_children(folder / MODELS_DIR, root, real_root)
+        return
     yield from _scan_children(folder, root, real_root)
 
 

@@ -27,7 +27,7 @@ def _write(folder, results: dict) -> None:
 def _multi_model(folder, models: dict[str, int], experiment: str = "exp-1") -> None:
     """A multi-model run as the pipeline writes one: models/<name>/results.json and experiment.json."""
     for name, passes in models.items():
-        # The experiment is named by experiment.json: results.json's `experiment` holds the experiment arm's scores.
+        # Named by experiment.json alone, as results written before `multiModel` existed are.
         _write(folder / "models" / name, _results(passes, baseModel=name))
     (folder / "experiment.json").write_text(json.dumps({
         "experiment": experiment, "models": list(models),
@@ -97,6 +97,14 @@ def test_a_multi_model_experiment_lists_one_run_per_model(tmp_path):
     assert index.get("js/sizes/models/SmolLM2-135M-Instruct").effect("pass@1").difference == pytest.approx(4 / 6)
 
 
+def test_an_experiment_s_shared_data_is_not_searched_but_an_unlisted_model_is_listed(tmp_path):
+    _multi_model(tmp_path, {"tiny-random": 1})
+    (tmp_path / "data" / "export").mkdir(parents=True)
+    (tmp_path / "data" / "export" / "layout.json").write_text("{}", encoding="utf-8")  # would read as a run
+    _write(tmp_path / "models" / "extra", _results(3, baseModel="extra"))
+    assert [e.run_id for e in find_runs(tmp_path).entries] == ["models/extra", "models/tiny-random"]
+
+
 def test_a_model_listed_in_experiment_json_without_results_is_listed_as_broken(tmp_path):
     _multi_model(tmp_path, {"tiny-random": 1, "SmolLM2-135M-Instruct": 4})
     (tmp_path / "models" / "SmolLM2-135M-Instruct" / "results.json").unlink()
@@ -105,6 +113,12 @@ def test_a_model_listed_in_experiment_json_without_results_is_listed_as_broken(t
     [missing] = index.broken
     assert missing.run_id == "models/SmolLM2-135M-Instruct" and missing.base_model == "SmolLM2-135M-Instruct"
     assert "lists model 'SmolLM2-135M-Instruct'" in missing.error and "has no results.json" in missing.error
+
+
+def test_a_run_names_its_experiment_in_multi_model(tmp_path):
+    _write(tmp_path / "moved", _results(2, baseModel="tiny-random",
+                                        multiModel={"id": "sizes", "models": ["tiny-random", "SmolLM2-135M-Instruct"]}))
+    assert find_runs(tmp_path).default.experiment == "sizes"
 
 
 def test_an_unreadable_experiment_json_is_listed_as_broken(tmp_path):
