@@ -6,6 +6,11 @@ translates KFP's artifact folders into `RunLayout`s and calls the experiment cor
 folder is laid out like a run folder holding that step's part of the run; the statistics step reads
 the parts, and the publish step joins them into one run folder. Nothing here needs KFP, so it is
 tested without it.
+
+With several base models (`models:`) every job's key names its model (`model/fold/seed/arm`) and a job's
+part is laid out as an experiment folder holding that model's part (`models/<name>/...`); the data steps
+run once for all models, the statistics step writes each model's results.json and experiment.json, and
+the publish step joins each model's parts into `models/<name>/` of the published experiment folder.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from commentslab.services.common.artifacts import read_json, to_path, write_json
 from commentslab.services.common.config import ExperimentConfig, config_from_dict, load_config
 from commentslab.services.common.errors import InputError
-from commentslab.services.common.layout import Job, RunLayout, find_job
+from commentslab.services.common.layout import ExperimentLayout, Job, RunLayout, find_job
 from commentslab.services.evaluator.results_schema import validate_results
 from commentslab.services.pipeline import experiment
 from commentslab.services.pipeline.steps import GrpcSteps, LocalSteps
@@ -29,6 +34,9 @@ def resolve_config(out_file: str, profile: str, base_model: str = "", seeds: lis
     sets = []
     if base_model:
         sets.append(f"model.path={base_model}")
+        if any(o.strip().startswith("models=") for o in overrides or []):
+            raise InputError("base_model", "the overrides list several base models (models=...); give each its "
+                                           "path there and leave base_model empty")
     if seeds:
         # KFP passes list parameters through JSON numbers, so 1234 may arrive as 1234.0.
         sets.append(f"seeds=[{', '.join(str(int(s)) for s in seeds)}]")
@@ -45,11 +53,21 @@ def _config(config_file: str) -> ExperimentConfig:
     return config_from_dict(read_json(Path(config_file)), source=config_file)
 
 
-def _part(folder: str, cfg: ExperimentConfig) -> RunLayout:
-    """A step's output folder, laid out as (a part of) a run folder."""
-    layout = RunLayout(folder, cfg.data.folds)
+def _part(folder: str, cfg: ExperimentConfig, model: str = "") -> RunLayout:
+    """A step's output folder, laid out as (a part of) a run folder; with a base model's name, as (a part of)
+    an experiment folder, and the layout of that model's run in it."""
+    if not model:
+        layout = RunLayout(folder, cfg.data.folds)
+    else:
+        ExperimentLayout(folder, cfg.data.folds).claim()
+        layout = ExperimentLayout(folder, cfg.data.folds).run(model)
     layout.claim()
     return layout
+
+
+def _reading(folder: str, cfg: ExperimentConfig, model: str = "") -> RunLayout:
+    """A step's input folder as a layout: the run (part) itself, or the part of the base model `model`."""
+    return ExperimentLayout(folder, cfg.data.folds).run(model) if model else RunLayout(folder, cfg.data.folds)
 
 
 def plan_jobs(config_file: str) -> list[str]:
@@ -115,9 +133,10 @@ def run_controls(split_dir: str, out_dir: str, config_file: str, sandbox_address
 def train_job(split_dir: str, job: str, out_dir: str, config_file: str, tracking_uri: str = "") -> dict:
     """Train one job's arm with its seed into the run part `out_dir` (checkpoint, history, outcome)."""
     cfg = _config(config_file)
-    out = _part(out_dir, cfg)
+    parsed = Job.parse(job)
+    out = _part(out_dir, cfg, parsed.model)
     return experiment.train_job(LocalSteps(), experiment.StepClock(), RunLayout(split_dir, cfg.data.folds), out,
-                                Job.parse(job), cfg, tracking_uri or out.tracking_uri)
+                                parsed, cfg, tracking_uri or out.tracking_uri)
 
 
 def evaluate_job(split_dir: str, model_dir: str, job: str, out_dir: str, config_file: str,
@@ -129,7 +148,7 @@ def evaluate_job(split_dir: str, model_dir: str, job: str, out_dir: str, config_
     """
     cfg = _config(config_file)
     parsed = Job.parse(job)
-    model, out = RunLayout(model_dir, cfg.data.folds), _part(out_dir, cfg)
+    model, out = _reading(model_dir, cfg, parsed.model), _part(out_dir, cfg, parsed.model)
     problems = experiment.evaluate_job(PipelineSteps(sandbox_address=sandbox_address), experiment.StepClock(),
                                        RunLayout(split_dir, cfg.data.folds), model, out, parsed, cfg,
                                        experiment.similarity_scorer(cfg))
@@ -139,23 +158,46 @@ def evaluate_job(split_dir: str, model_dir: str, job: str, out_dir: str, config_
 
 def compare_jobs(split_dir: str, records_dir: str, score_dirs: list[str], out_dir: str, config_file: str,
                  stats_address: str = "", controls_dir: str = "") -> dict:
-    """Gather every job's scores into one results.json (docs/CONTRACTS.md) in `out_dir`; returns it."""
+    """Gather every job's scores into one results.json (docs/CONTRACTS.md) in `out_dir`; returns it.
+
+    With several base models, each model's results.json goes to `out_dir/models/<name>/` beside
+    experiment.json; returns the experiment's index with each model's results under "results" and their
+    verdicts joined under "verdict".
+    """
     cfg = _config(config_file)
     controls = experiment.read_controls(RunLayout(controls_dir, cfg.data.folds), cfg) if controls_dir else None
-    parts = [RunLayout(d, cfg.data.folds) for d in score_dirs]
+    steps = PipelineSteps(stats_address=stats_address)
+    if not cfg.models:
+        return _compare_model(steps, cfg, cfg, split_dir, records_dir, score_dirs, _part(out_dir, cfg), "", controls)
+    results = {name: _compare_model(steps, cfg.for_model(name), cfg, split_dir, records_dir, score_dirs,
+                                    _part(out_dir, cfg, name), name, controls)
+               for name in cfg.model_names()}
+    index = experiment.write_experiment_index(ExperimentLayout(out_dir, cfg.data.folds), cfg)
+    return {**index, "verdict": "; ".join(f"{name}: {r['verdict']}" for name, r in results.items()),
+            "results": results}
+
+
+def _compare_model(steps: PipelineSteps, cfg: ExperimentConfig, whole: ExperimentConfig, split_dir: str,
+                   records_dir: str, score_dirs: list[str], out: RunLayout, model: str, controls: dict | None) -> dict:
+    """One base model's results.json from its jobs' parts (`cfg` is its config, `whole` the experiment's)."""
+    parts = [part for d in score_dirs if (part := _reading(d, whole, model)).root.is_dir()]
     # Each job ran in its own pod; what the statistics step can time is each job's training (from its
     # outcome) and its own work.
     clock = experiment.StepClock()
     clock.seconds.update({f"train:{job.key}": float(read_json(find_job(parts, job, "outcome").outcome(job))["wallSeconds"])
-                          for job in experiment.plan_jobs(cfg)})
+                          for job in experiment.plan_jobs(whole) if job.model == model})
+    extra = {"base_model": model, "experiment": experiment.results_experiment(whole)} if model else {}
     return clock.timed("stats", lambda: experiment.write_results(
-        PipelineSteps(stats_address=stats_address), RunLayout(split_dir, cfg.data.folds), parts, _part(out_dir, cfg),
-        cfg, records=RunLayout(records_dir, cfg.data.folds), controls=controls, runner="kubeflow",
-        jobs=len(score_dirs), wallSeconds=clock.seconds))
+        steps, RunLayout(split_dir, cfg.data.folds), parts, out, cfg, records=RunLayout(records_dir, cfg.data.folds),
+        controls=controls, runner="kubeflow", jobs=len(parts), wallSeconds=clock.seconds, **extra))
 
 
 def headline_metrics(results: dict) -> dict[str, float]:
-    """The figures the Kubeflow UI shows for a run: each arm's mean and the p-value, per metric."""
+    """The figures the Kubeflow UI shows for a run: each arm's mean and the p-value, per metric (per base
+    model, prefixed with its name, for an experiment over several)."""
+    if "results" in results:
+        return {f"{name}/{key}": value for name, model_results in results["results"].items()
+                for key, value in headline_metrics(model_results).items()}
     out: dict[str, float] = {}
     for metric in results.get("metrics", []):
         for arm in ("control", "experiment"):
@@ -172,25 +214,53 @@ def publish_results(results_dir: str, model_dirs: list[str], destination: str, r
 
     The published folder has the local runner's layout: results.json, the per-problem table, every job's
     checkpoint, history and outcome under train/, and the split's test rows (the dashboard's metadata
-    hints). The dashboard shows `current` (helm values: dashboard.resultsPath); the model server loads the
-    checkpoints from `<run_name>/train/...`. Returns the run's folder.
+    hints); an experiment over several base models is published as the local runner writes one
+    (experiment.json, and each model's run folder under models/). The dashboard shows `current` (helm
+    values: dashboard.resultsPath); the model server loads the checkpoints from `<run_name>/train/...`
+    (`<run_name>/models/<name>/train/...`). Returns the run's folder.
     """
     if not run_name or "/" in run_name or run_name in {".", "..", "current"}:
         raise InputError("run_name", f"{run_name!r}: give a folder name (not 'current')")
-    results_part = RunLayout.reading(results_dir)
+    root = to_path(destination)
+    # `current` is replaced whole, so the dashboard never reads a half-copied run.
+    staging = root / ".current.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    if ExperimentLayout.holds_experiment(results_dir):
+        index = read_json(ExperimentLayout(results_dir).index)
+        for name in index["models"]:
+            _publish_run(_parts_of(results_dir, model_dirs, split_dir, name), root / run_name / "models" / name,
+                         staging / "models" / name)
+        for folder in (root / run_name, staging):
+            ExperimentLayout(folder).claim()
+            shutil.copyfile(ExperimentLayout(results_dir).index, ExperimentLayout(folder).index)
+    else:
+        _publish_run(_parts_of(results_dir, model_dirs, split_dir, ""), root / run_name, staging)
+    current = root / "current"
+    shutil.rmtree(current, ignore_errors=True)
+    staging.rename(current)
+    return str(root / run_name)
+
+
+def _parts_of(results_dir: str, model_dirs: list[str], split_dir: str, model: str) -> list[Path]:
+    """The folders one run is joined from, its results last: its jobs' parts, the split, its results (one base
+    model's in an experiment over several; the split is the one they share)."""
+    jobs = [Path(d) for d in model_dirs]
+    results = Path(results_dir)
+    if model:
+        jobs = [part for d in jobs if (part := d / "models" / model).is_dir()]
+        results = results / "models" / model
+    return [*jobs, *([Path(split_dir)] if split_dir else []), results]
+
+
+def _publish_run(parts: list[Path], target: Path, staging: Path) -> None:
+    """Check the run's results.json (the last part) and join its parts into `target` and, without the
+    checkpoints, into `staging`."""
+    results_part = RunLayout.reading(parts[-1])
     if not results_part.results.is_file():
         raise InputError(str(results_part.results), "the statistics step wrote no results.json")
     results = read_json(results_part.results)
     validate_results(results, str(results_part.results))
     folds = int(results["evaluation"]["folds"])
-    parts = [RunLayout(d, folds) for d in [*model_dirs, *([split_dir] if split_dir else []), results_dir]]
-    target = RunLayout(to_path(destination) / run_name, folds)
-    # `current` is replaced whole, so the dashboard never reads a half-copied run.
-    staging = RunLayout(to_path(destination) / ".current.tmp", folds)
-    shutil.rmtree(staging.root, ignore_errors=True)
-    experiment.join_parts(parts, target)
-    experiment.join_parts(parts, staging, checkpoints=False)
-    current = to_path(destination) / "current"
-    shutil.rmtree(current, ignore_errors=True)
-    staging.root.rename(current)
-    return str(target.root)
+    layouts = [RunLayout(d, folds) for d in parts]
+    experiment.join_parts(layouts, RunLayout(target, folds))
+    experiment.join_parts(layouts, RunLayout(staging, folds), checkpoints=False)

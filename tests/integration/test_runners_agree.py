@@ -1,6 +1,7 @@
 """Both runners, one answer: the design's shape (2 folds x 2 seeds x control/experiment/placebo, n = 4,
 pass@1 and pass@2) through `commentslab run` over the six gRPC services and through the Kubeflow pipeline
-under kfp.local gives the same results.json, figure for figure, and the same run folder layout."""
+under kfp.local gives the same results.json, figure for figure, and the same run folder layout; and an
+experiment over two base models gives the same experiment.json and the same results.json per model."""
 
 from __future__ import annotations
 
@@ -50,6 +51,72 @@ def differences(a: object, b: object, path: str = "") -> list[str]:
 
 def _results(folder: Path) -> dict:
     return json.loads((folder / "results.json").read_text())
+
+
+# Two tiny random models of different sizes: the model dimension of the plan at the smallest cost.
+TWO_MODELS = ["model=null", "models=[{name: small, kind: tiny-random}, "
+                            "{name: smaller, kind: tiny-random, hidden_size: 32, intermediate_size: 64}]",
+              "data.corpus_problems=12", "train.steps=2", "train.checkpoint_every=0", "generate.max_new_tokens=8",
+              "evaluate.semantic_similarity=false", "evaluate.codebleu=false"]
+
+
+def kubeflow_tasks(root: Path, overrides: list[str]) -> tuple[list[str], Path]:
+    """The Kubeflow pipeline's steps, wired as pipelines/pipeline.py wires them, each a call into
+    pipelines/tasks.py in this process (kfp.local would start a process per step, minutes more here; the
+    design's run above goes through kfp.local itself). Returns the planned job keys and the published folder."""
+    from commentslab.pipelines import tasks
+
+    config = str(root / "config.json")
+    tasks.resolve_config(config, "smoke", overrides=overrides)
+    folder = {name: str(root / name) for name in ("corpus", "records", "datasets", "checked", "results", "published")}
+    tasks.write_corpus(folder["corpus"], config)
+    tasks.export_records(folder["corpus"], folder["records"], config)
+    tasks.split_datasets(folder["records"], folder["datasets"], config)
+    tasks.run_controls(folder["datasets"], folder["checked"], config)
+    jobs = tasks.plan_jobs(config)
+    models, scores = [], []
+    for index, job in enumerate(jobs):  # a ParallelFor: each job's outputs in folders of their own
+        models.append(str(root / f"model-{index}"))
+        scores.append(str(root / f"scores-{index}"))
+        tasks.train_job(folder["datasets"], job, models[-1], config)
+        tasks.evaluate_job(folder["datasets"], models[-1], job, scores[-1], config)
+    tasks.compare_jobs(folder["datasets"], folder["records"], scores, folder["results"], config,
+                       controls_dir=folder["checked"])
+    return jobs, Path(tasks.publish_results(folder["results"], models, folder["published"], "two-models",
+                                            folder["datasets"]))
+
+
+@pytest.fixture(scope="module")
+def two_model_runs(tmp_path_factory) -> tuple[Path, Path, list[str]]:
+    """One two-model experiment through the local runner (in-process) and through the Kubeflow tasks."""
+    from commentslab.services.common.config import load_config
+    from commentslab.services.pipeline.run import run_experiment
+    from commentslab.services.pipeline.steps import LocalSteps
+
+    local = tmp_path_factory.mktemp("two-models-local") / "run"
+    run_experiment(LocalSteps(), load_config("smoke", TWO_MODELS), local)
+    jobs, published = kubeflow_tasks(tmp_path_factory.mktemp("two-models-kfp"), TWO_MODELS)
+    return local, published, jobs
+
+
+def test_both_runners_plan_and_give_the_same_results_per_base_model(two_model_runs):
+    from commentslab.services.common.config import load_config
+    from commentslab.services.pipeline.experiment import plan_jobs
+
+    local, kubeflow, jobs = two_model_runs
+    assert jobs == [job.key for job in plan_jobs(load_config("smoke", TWO_MODELS))]
+    assert [Job.parse(key).model for key in jobs] == ["small"] * 2 + ["smaller"] * 2
+    index = json.loads((local / "experiment.json").read_text())
+    assert json.loads((kubeflow / "experiment.json").read_text()) == index
+    assert index["models"] == ["small", "smaller"] and not (kubeflow / "results.json").exists()
+    for name in index["models"]:
+        mine, theirs = _results(local / index["runs"][name]), _results(kubeflow / index["runs"][name])
+        assert mine["provenance"]["runner"] == "local" and theirs["provenance"]["runner"] == "kubeflow"
+        assert mine["baseModel"] == theirs["baseModel"] == name
+        found = differences(figures(mine), figures(theirs))
+        assert not found, f"{name}:\n" + "\n".join(found[:40])
+        layout = RunLayout.open(kubeflow / index["runs"][name])
+        assert [job for job, _ in layout.histories()] == [Job(0, 1234, "control"), Job(0, 1234, "experiment")]
 
 
 def test_both_runners_give_the_same_results_figure_for_figure(design_run, design_kfp_run):
