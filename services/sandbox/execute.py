@@ -36,6 +36,7 @@ import atexit
 import base64
 import math
 import os
+import queue
 import secrets
 import select
 import signal
@@ -44,10 +45,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
-
-from tqdm import tqdm
 
 from commentslab.services.common.errors import SandboxUnavailable
 from commentslab.services.sandbox import bubblewrap, runner
@@ -310,6 +309,24 @@ class _RunnerPool:
             worker.close()
         return answer
 
+    def start(self, count: int) -> None:
+        """Start runners until `count` are idle, without waiting for them to boot (they boot in parallel).
+
+        Only where runners are reused; elsewhere each program gets a fresh one anyway.
+        """
+        if not bubblewrap.reuses_runners():
+            return
+        with self._lock:
+            missing = count - len(self._idle)
+        if missing <= 0:
+            return
+        try:
+            started = _SPAWNER.submit(lambda: [_Runner() for _ in range(missing)]).result()
+        except OSError as error:
+            raise unavailable(f"{type(error).__name__}: {error}") from error
+        with self._lock:
+            self._idle.extend(started)
+
     def close(self) -> None:
         """Stop every idle runner."""
         with self._lock:
@@ -320,6 +337,20 @@ class _RunnerPool:
 
 _POOL = _RunnerPool()
 atexit.register(_POOL.close)
+
+
+def default_workers() -> int:
+    """Runners in parallel unless told otherwise: two per usable CPU (see `iter_run_many`)."""
+    return 2 * len(os.sched_getaffinity(0))
+
+
+def start_runners(count: int | None = None) -> None:
+    """Start `count` runners (default: `default_workers()`) now, so that they boot while the caller does other work.
+
+    A command that runs a batch calls this first: each runner's start-up (bubblewrap, then the
+    interpreter) takes tens of milliseconds, and here they overlap with each other and the caller.
+    """
+    _POOL.start(count or default_workers())
 
 
 def _interpreter(language: str) -> list[str] | None:
@@ -466,24 +497,34 @@ def iter_run_many(
     CPU does not change any program's outcome. A program that timed out is re-queued (at the back, so the re-run happens when the first
     attempt's neighbours are done) up to `timeout_retries` times before its timeout stands.
     """
-    workers = workers or 2 * len(os.sched_getaffinity(0))
+    workers = workers or default_workers()
     counts = [(0, 0)] * len(programs)  # (attempts, timed-out attempts) so far
+    # Each future puts itself here when done: waiting on the whole pending set instead costs
+    # O(pending) per result, quadratic in the batch.
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: dict[Future, int] = {pool.submit(_attempt, p, language, limits): i for i, p in enumerate(programs)}
+        pending: dict[Future, int] = {}
+
+        def submit(index: int) -> None:
+            future = pool.submit(_attempt, programs[index], language, limits)
+            pending[future] = index
+            future.add_done_callback(finished.put)
+
+        for index in range(len(programs)):
+            submit(index)
         try:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = pending.pop(future)
-                    result = future.result()
-                    attempts, timed_out = counts[index]
-                    attempts, timed_out = attempts + 1, timed_out + result.timed_out_attempts
-                    counts[index] = (attempts, timed_out)
-                    if result.status == "timeout" and attempts <= timeout_retries:
-                        pending[pool.submit(_attempt, programs[index], language, limits)] = index
-                        continue
-                    result.attempts, result.timed_out_attempts = attempts, timed_out
-                    yield index, result
+                future = finished.get()
+                index = pending.pop(future)
+                result = future.result()
+                attempts, timed_out = counts[index]
+                attempts, timed_out = attempts + 1, timed_out + result.timed_out_attempts
+                counts[index] = (attempts, timed_out)
+                if result.status == "timeout" and attempts <= timeout_retries:
+                    submit(index)
+                    continue
+                result.attempts, result.timed_out_attempts = attempts, timed_out
+                yield index, result
         finally:
             for future in pending:
                 future.cancel()
@@ -499,10 +540,20 @@ def run_many(
 ) -> list[ExecutionResult]:
     """Every program's result, in input order (see `iter_run_many`), with an optional progress bar."""
     results: list[ExecutionResult | None] = [None] * len(programs)
-    with tqdm(total=len(programs), disable=not progress, desc=f"sandbox {language}", unit="program") as bar:
+    bar = None
+    if progress:
+        # Imported only when shown: tqdm's import is a tenth of a second of a short command's start-up.
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(programs), desc=f"sandbox {language}", unit="program")
+    try:
         for index, result in iter_run_many(programs, language, limits, workers, timeout_retries):
             results[index] = result
-            bar.update()
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
     return results  # type: ignore[return-value]
 
 
