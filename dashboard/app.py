@@ -89,12 +89,14 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
     ])
     app.clientside_callback(APPLY_THEME, Input("theme-switch", "value"))
 
-    # The views of one run keep the run a visitor opened from the results database as they move between them.
-    @app.callback([Output(f"nav-{path.strip('/') or 'overview'}", "href") for path in RUN_VIEWS],
-                  Input("url", "search"))
-    def keep_run(search: str | None):
+    # The views of one run keep the run a visitor opened from the results database as they move between them;
+    # their links then carry a query, which the links' own "exact" matching of the path would not recognise.
+    @app.callback([Output(f"nav-{path.strip('/') or 'overview'}", "href") for path in RUN_VIEWS]
+                  + [Output(f"nav-{path.strip('/') or 'overview'}", "active") for path in RUN_VIEWS],
+                  Input("url", "pathname"), Input("url", "search"))
+    def keep_run(pathname: str | None, search: str | None):
         run = run_from_search(search)
-        return [run_href(path, run) for path in RUN_VIEWS]
+        return [run_href(path, run) for path in RUN_VIEWS] + [(pathname or "/") == path for path in RUN_VIEWS]
 
     def banner(run: str | None):
         """The run banner when the served folder holds several runs (or a run was asked for by name)."""

@@ -133,6 +133,8 @@ def test_the_database_page_lists_filters_compares_and_opens_runs(chrome, start_d
     chrome.find_element(By.ID, "nav-comparison").click()
     _wait(chrome, ".problem-card")
     assert "?run=" in chrome.current_url
+    assert "active" in chrome.find_element(By.ID, "nav-comparison").get_attribute("class")
+    assert "active" not in chrome.find_element(By.ID, "nav-overview").get_attribute("class")
     assert "Run react/sizes/models/SmolLM2-135M-Instruct" in chrome.find_element(By.ID, "run-banner").text
     assert "Page 1 of 1" in chrome.find_element(By.ID, "comparison-page-label").text  # its 10 problems, not 8
     assert len(chrome.find_elements(By.CSS_SELECTOR, ".problem-card")) == 10
