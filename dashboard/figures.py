@@ -7,6 +7,7 @@ on this machine, which the chart-draw budget (300 ms) cannot spare.
 from __future__ import annotations
 
 from commentslab.dashboard.overview import arm_difference, interval_of, is_rate, shown_arms
+from commentslab.services.common.run_index import model_name
 
 # Transparent backgrounds and a grey grid read on the light and the dark theme alike; the text colour follows
 # the theme through assets/site.css.
@@ -101,10 +102,8 @@ def forest_figure(results: dict) -> dict:
 
 def forest_caption(results: dict) -> str:
     """What the forest plot compares: its scenario and base model, and its units."""
-    model = (results.get("config") or {}).get("model") or {}
     where = " · ".join(f"{label} {value}" for label, value in (("scenario", results.get("scenario")),
-                                                             ("base model", model.get("path") or model.get("kind")))
-                       if value)
+                                                             ("base model", model_name(results))) if value)
     return ((where + ". " if where else "") + "Each dot is an arm's difference from control, the bar the 95% "
             "interval of experiment − control; rates in percentage points, other scores × 100.")
 

@@ -126,9 +126,16 @@ def test_the_database_page_lists_filters_compares_and_opens_runs(chrome, start_d
     _wait(chrome, "#model-forest-chart .js-plotly-plot")
     assert "Run react/sizes/models/SmolLM2-135M-Instruct" in chrome.find_element(By.ID, "run-banner").text
     assert "50.0%" in chrome.find_element(By.ID, "arm-experiment").text  # 5 of 10 problems
+    assert chrome.find_element(By.ID, "forest-caption").text.startswith(
+        "scenario react-components · base model SmolLM2-135M-Instruct.")
     models = chrome.execute_script("return document.querySelector('#model-forest-chart .js-plotly-plot').data"
                                    ".map((t) => t.name)")
     assert models == list(JS_MODELS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = chrome.execute_script("return document.documentElement.scrollHeight")
+    chrome.set_window_size(1400, min(height, 6000))
+    chrome.save_screenshot(str(SCREENSHOTS / "runs-opened-run-desktop.png"))
+    chrome.set_window_size(1400, 1000)
     # The run's other views keep the run.
     chrome.find_element(By.ID, "nav-comparison").click()
     _wait(chrome, ".problem-card")
