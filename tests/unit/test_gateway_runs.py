@@ -127,3 +127,23 @@ def test_a_single_run_folder_is_a_database_of_one(tmp_path):
         running.stop()
     assert [r["id"] for r in listing["runs"]] == ["."] and listing["default"] == "."
     assert results["metrics"] == ["pass@1"]
+
+
+def test_the_default_run_is_the_folder_s_reference_and_a_run_in_progress_shows_its_training(tmp_path):
+    write_results(tmp_path / "a-first", scenario="first")
+    write_results(tmp_path / "results" / "reference", scenario="the-reference")
+    history = tmp_path / "running" / "train" / "fold0" / "seed1234" / "control"
+    history.mkdir(parents=True)
+    (tmp_path / "running" / "layout.json").write_text('{"layoutVersion": 2, "folds": 1}')
+    (history / "history.json").write_text(json.dumps([{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.0}]))
+    running = start_in_thread(tmp_path)
+    try:
+        listing = _get(running.url, "/api/runs").json()
+        default = _get(running.url, "/api/results").json()
+        training = _get(running.url, "/api/training", run="running").json()
+        unfinished = _get(running.url, "/api/results", run="running")
+    finally:
+        running.stop()
+    assert listing["default"] == "results/reference" and default["scenario"] == "the-reference"
+    assert [p["loss"] for p in training["control"]] == [2.5, 2.0]
+    assert unfinished.status_code == 404 and "the run may not have finished" in unfinished.json()["detail"]
