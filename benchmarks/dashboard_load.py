@@ -162,6 +162,8 @@ def measure(results_dir: Path | None, runs: int, mbit: float | None = None, gzip
                 # The same from a settled page: the visitor reads the Overview before opening a chart.
                 driver.get(url)
                 driver.execute_async_script(WAIT_FOR_PLOTLY)
+                # plotly.js may finish before the page's layout is drawn (it is on earlier versions of the page)
+                driver.execute_async_script(WAIT_FOR, HOME_READY)
                 clicked = driver.execute_script("document.getElementById('nav-training').click(); "
                                                 "return performance.now();")
                 drawn = driver.execute_async_script(WAIT_FOR, CHART_DRAWN)
