@@ -45,12 +45,22 @@ lock: setup
 # PostgreSQL (the vote store is tested on a throwaway server as well as SQLite), podman + runc + uidmap
 # (the sandbox's tests run it inside a container configured as the chart's pod).
 APT_PACKAGES := chromium chromium-driver bubblewrap postgresql podman runc uidmap
+# pdflatex and booktabs, to compile `commentslab report`'s paper tables (tests/unit/test_report_latex.py), without
+# their recommends: 48 MB to download, 151 MB installed, about two minutes.
+APT_TEX_PACKAGES := texlive-latex-base texlive-latex-recommended
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:" $$missing; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@missing=$$(for p in $(APT_TEX_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $$missing >/dev/null; \
 	fi
 
 # npm packages, at the exact versions of deps/node/package-lock.json, installed into .tools/node:

@@ -382,7 +382,11 @@ def cmd_report(args) -> int:
     from commentslab.services.evaluator.report import write_report
 
     written = write_report(Path(args.run), Path(args.out) if args.out else None)
+    for run_id, reason in written["skipped"]:
+        print(f"  skipped run {run_id}: {reason}", file=sys.stderr)
     print(f"comparison -> {written['csv']} and {written['latex']}")
+    print(f"paper tables -> {written['paper']} ({', '.join(p.name for p in written['tables'])}; "
+          f"compile with `pdflatex paper_tables.tex` there)")
     return 0
 
 
@@ -584,9 +588,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="sandboxes in parallel (default: two per CPU)")
     p.set_defaults(func=cmd_sandbox_check)
 
-    p = sub.add_parser("report", help="a run's comparison as CSV and a LaTeX table")
-    p.add_argument("run", help="run folder holding results.json")
-    p.add_argument("--out", help="folder for comparison.csv and comparison.tex (default: the run folder)")
+    p = sub.add_parser("report", help="a run's comparison (or a folder of runs') as CSV, LaTeX and a paper's "
+                                      "table set")
+    p.add_argument("run", help="run folder holding results.json, or a folder of runs (per-scenario and per-model "
+                               "tables)")
+    p.add_argument("--out", help="folder for comparison.csv, comparison.tex and paper/ (default: the run folder)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("plan", help="a power plan measured from a finished run: MDD and cost of candidate designs")

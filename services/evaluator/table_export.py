@@ -25,8 +25,9 @@ LATEX_SPECIALS = {
 @dataclass(frozen=True)
 class Table:
     """Column titles, rows of cell text, and for LaTeX a caption, a label key, the column alignment
-    (``l``/``c``/``r`` per column; default: the first column left, the others right) and the cells set in bold
-    (row, column), both counted from 0 (CSV has no formatting)."""
+    (``l``/``c``/``r`` per column; default: the first column left, the others right), the cells set in bold
+    (row, column), both counted from 0, the rows a rule goes above (groups), and whether the table is set in
+    a small font (wide tables); CSV has no formatting."""
 
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
@@ -34,6 +35,8 @@ class Table:
     label: str = ""
     align: str = ""
     bold: frozenset[tuple[int, int]] = frozenset()
+    rules: frozenset[int] = frozenset()
+    small: bool = False
 
     def __post_init__(self) -> None:
         for number, row in enumerate(self.rows, start=1):
@@ -63,9 +66,12 @@ def table_csv(table: Table) -> str:
 def table_latex(table: Table) -> str:
     """The table as a LaTeX ``table`` float with booktabs rules, every cell escaped, ready to ``\\input``."""
     align = table.align or "l" + "r" * (len(table.columns) - 1)
-    lines = [r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{" + align + "}", r"\toprule",
+    lines = [r"\begin{table}[ht]", r"\centering", *([r"\small"] if table.small else []),
+             r"\begin{tabular}{" + align + "}", r"\toprule",
              " & ".join(latex_escape(title) for title in table.columns) + r" \\", r"\midrule"]
     for r, row in enumerate(table.rows):
+        if r in table.rules and r > 0:
+            lines.append(r"\midrule")
         cells = [r"\textbf{" + latex_escape(cell) + "}" if (r, c) in table.bold else latex_escape(cell)
                  for c, cell in enumerate(row)]
         lines.append(" & ".join(cells) + r" \\")
