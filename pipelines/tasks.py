@@ -71,7 +71,8 @@ def _reading(folder: str, cfg: ExperimentConfig, model: str = "") -> RunLayout:
 
 
 def plan_jobs(config_file: str) -> list[str]:
-    """One job per (fold, training seed, arm), as "fold/seed/arm" strings (KFP loops over plain values)."""
+    """One job per (base model, fold, training seed, arm), as "fold/seed/arm" strings ("model/fold/seed/arm"
+    with several base models; KFP loops over plain values)."""
     return [job.key for job in experiment.plan_jobs(_config(config_file))]
 
 
