@@ -251,7 +251,8 @@ def create_app(results_dir: Path | None = None, gateway_url: str | None = None, 
                 return None, None, str(exc), "", "", "", message, summary
             return token, None, str(exc), "", "", status, message, summary
         if nxt["done"]:
-            return token, None, "You have judged every pair. Thank you!", "", "", status, message, summary
+            # the gateway says why: every pair judged, or a run with no sample to draw a blind pair from
+            return token, None, nxt.get("reason") or "You have judged every pair.", "", "", status, message, summary
         info = (f"Pair for {nxt['taskId']} · your votes today: {nxt['votesToday']} of {nxt['dailyCap']}. "
                 "Which completion is better? The models stay hidden until you vote.")
         return token, {"pairId": nxt["pairId"]}, info, nxt["a"]["code"], nxt["b"]["code"], status, message, summary

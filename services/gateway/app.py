@@ -31,8 +31,9 @@ from pydantic import BaseModel, Field, field_validator
 from commentslab.services.common.database import open_database
 from commentslab.services.common.deployment_secrets import read_secret
 from commentslab.services.common.errors import CommentslabError
-from commentslab.services.common.layout import RunLayout
+from commentslab.services.common.layout import PROVENANCE_FILE, RunLayout
 from commentslab.services.common.layout import review_queue as layout_review_queue
+from commentslab.services.common.logs import setup_logging
 from commentslab.services.common.run_index import VERDICTS
 from commentslab.services.gateway.playground import (
     MAX_METADATA_CHARS,
@@ -58,6 +59,8 @@ MAX_PAGE = 200
 MAINTAINER_SECRET = "COMMENTSLAB_MAINTAINER_TOKEN"
 REGISTRATIONS_PER_CLIENT = 3  # self-registered reviewers one client may make per day
 OPEN_VOTES_PER_CLIENT = 50  # votes per day from all the self-registered reviewers of one client
+log = setup_logging(__name__)
+
 PUBLISHED_SAMPLE = 0  # the one completion per arm /api/problems shows; blind pairs are drawn from the others
 
 
@@ -106,9 +109,11 @@ class Side(BaseModel):
 
 
 class PairReply(BaseModel):
-    """A blind pair to judge, or ``done`` when the reviewer has judged every pair."""
+    """A blind pair to judge, or ``done`` when there is none left for this reviewer, with ``reason`` saying which:
+    every pair judged, or a run with no unpublished sample to draw a blind pair from."""
 
     done: bool
+    reason: str | None = None
     pairId: str | None = None
     taskId: str | None = None
     prompt: str | None = None
@@ -195,11 +200,23 @@ def client_key(request: Request, forwarded_for: str | None, trusted: Networks = 
     return peer
 
 
+# A run with one sample per problem publishes that sample on the comparison page, so any visitor could tell
+# the arms of a pair drawn from it: there is nothing to judge blind.
+NO_BLIND_PAIRS = ("This run has one sample per problem, and the comparison page shows it, so no blind pair can be "
+                  "drawn from it. A run with generate.n of 2 or more keeps samples unpublished for human evaluation.")
+
+
 def default_database_url(results_dir: Path, review_queue: Path | None) -> str:
     """The SQL store when none is named: the export's review queue file, so decisions made here reach the next
-    split; else ``gateway.sqlite`` beside the results; in memory when there is no results folder."""
+    split; else ``gateway.sqlite`` beside the results; in memory when there is no results folder or it is a promoted reference."""
     if review_queue is not None and Path(review_queue).is_file():
         return f"sqlite:///{Path(review_queue).resolve()}"
+    if (results_dir / PROVENANCE_FILE).is_file():
+        # A promoted reference holds exactly what its run promoted (`reference verify` refuses any other file),
+        # so its votes are kept in memory unless a database is named.
+        log.warning("%s is a promoted reference: votes and reviewers are kept in memory; name --database-url "
+                    "to keep them", results_dir)
+        return "sqlite://"
     if results_dir.is_dir():
         return f"sqlite:///{results_dir.resolve() / 'gateway.sqlite'}"
     return "sqlite://"
@@ -443,9 +460,13 @@ def create_app(results_dir: Path, model_server: str | None = None, database_url:
         reviewer_id, _invited, _client = reviewer(x_reviewer_token)
         data = results()
         today = store.votes_today(reviewer_id)
-        served = store.next_pair(reviewer_id, pairs(data))
+        candidates = pairs(data)
+        if not candidates:
+            return PairReply(done=True, reason=NO_BLIND_PAIRS, votesToday=today, dailyCap=store.daily_cap)
+        served = store.next_pair(reviewer_id, candidates)
         if served is None:
-            return PairReply(done=True, votesToday=today, dailyCap=store.daily_cap)
+            return PairReply(done=True, reason="You have judged every pair.", votesToday=today,
+                             dailyCap=store.daily_cap)
         pair, left, right, sample = served
         problem = next(p for p in data["problems"] if p["id"] == pair.problem_id)
 

@@ -176,3 +176,19 @@ def test_forwarded_for_names_the_visitor_only_from_a_trusted_proxy():
     assert client_key(request("198.51.100.4"), "203.0.113.7", pods) == "198.51.100.4"
     assert client_key(request("127.0.0.1"), "203.0.113.7") == "127.0.0.1"
     assert client_key(request("127.0.0.1"), "203.0.113.7", loopback) == "203.0.113.7"  # the in-process dashboard
+
+
+def test_a_run_with_one_sample_per_problem_says_why_it_has_no_blind_pair(tmp_path):
+    # The reference design's greedy sample is the one the comparison page publishes: a pair drawn from it could
+    # be told apart by anyone, so the reviewer gets no pair and the reason, not "you have judged every pair".
+    rows = [{"id": f"id{i}", "taskId": f"HumanEval/{i}", "entryPoint": f"f{i}", "prompt": f"def f{i}(x):\n",
+             "reference": "    return x\n", "control": scored(["    return 0\n"], [False]),
+             "experiment": scored(["    return x\n"], [i == 1])} for i in range(4)]
+    (tmp_path / "results.json").write_text(json.dumps(results_from_problems(rows)))
+    running = start_in_thread(tmp_path)
+    try:
+        token = requests.post(f"{running.url}/api/reviewers", json={"name": "one-sample"}, timeout=10).json()["token"]
+        pair = requests.get(f"{running.url}/api/pairs/next", headers={"X-Reviewer-Token": token}, timeout=10).json()
+    finally:
+        running.stop()
+    assert pair["done"] and "one sample per problem" in pair["reason"] and pair.get("pairId") is None
