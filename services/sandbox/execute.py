@@ -325,7 +325,8 @@ class _RunnerPool:
         except OSError as error:
             raise unavailable(f"{type(error).__name__}: {error}") from error
         with self._lock:
-            self._idle.extend(started)
+            # Idle runners are taken from the end: the first started, first booted, serves first.
+            self._idle.extend(reversed(started))
 
     def close(self) -> None:
         """Stop every idle runner."""
