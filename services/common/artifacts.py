@@ -353,6 +353,8 @@ class Manifest:
     config: dict
     code_version: str = field(default_factory=code_version)
     outputs: dict = field(default_factory=dict)
+    # Wall seconds the step took when it ran: a run resumed in a later session still knows what each step cost.
+    seconds: float | None = None
 
     def key(self) -> dict:
         """The fields that decide whether a rerun can reuse the output."""
@@ -380,6 +382,15 @@ def completed(out_dir: Path, manifest: Manifest) -> dict | None:
     if same and not manifest.code_version.endswith("-dirty") and manifest.code_version != "unknown":
         return stored.get("outputs", {})
     return None
+
+
+def recorded_seconds(out_dir: Path) -> float:
+    """The wall seconds `out_dir`'s manifest says its step took; 0.0 when it does not say (written before it did)."""
+    try:
+        seconds = json.loads(read_bytes(join_uri(out_dir, MANIFEST)).decode("utf-8")).get("seconds")
+    except (InputError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return 0.0
+    return float(seconds) if isinstance(seconds, int | float) else 0.0
 
 
 def write_manifest(out_dir: Path, manifest: Manifest) -> Path:

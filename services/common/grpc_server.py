@@ -7,6 +7,7 @@ starts the same way: `python -m commentslab.services.<name> --port N [--host H] 
 from __future__ import annotations
 
 import argparse
+import os
 import queue
 import signal
 import sys
@@ -151,6 +152,29 @@ def start_server(
     return server, bound, health_servicer
 
 
+# The launcher's pid, set by `start_services` for the services it starts in sessions of their own: a launcher
+# killed without its cleanup (SIGKILL, an out-of-memory kill, a test runner stopped hard) cannot stop them.
+LAUNCHER_PID_ENV = "COMMENTSLAB_LAUNCHER_PID"
+LAUNCHER_POLL_SECONDS = 2.0
+
+
+def watch_launcher(stop: threading.Event, log) -> None:
+    """When a launcher started this service, set `stop` once that launcher is gone (this process's parent
+    changes), so no service outlives the run that started it. A service started any other way (a pod, by
+    hand) has no launcher to watch."""
+    launcher = os.environ.get(LAUNCHER_PID_ENV, "")
+    if not launcher.isdigit():
+        return
+
+    def watch() -> None:
+        while not stop.wait(LAUNCHER_POLL_SECONDS):
+            if os.getppid() != int(launcher):
+                log.warning("the launcher (pid %s) is gone: shutting down", launcher)
+                stop.set()
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
+
+
 def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[str] | None = None,
                health_owner: Callable[[health.HealthServicer], None] | None = None) -> int:
     """Entry point of `python -m commentslab.services.<name>`: serve until SIGINT/SIGTERM, then drain and stop."""
@@ -173,6 +197,7 @@ def serve_main(name: str, register: Callable[[grpc.Server], None], argv: list[st
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    watch_launcher(stop, log)
     log.info("%s serving on %s:%d", name, args.host, port)
     # The line the launcher waits for: it proves the port is bound.
     print(f"READY {name} {args.host}:{port}", flush=True)

@@ -27,6 +27,7 @@ from commentslab.services.common.artifacts import (
     manifest_for,
     read_json,
     read_jsonl,
+    recorded_seconds,
     sha256_file,
     write_json,
     write_jsonl,
@@ -57,18 +58,22 @@ class StepClock:
         self.skipped: list[str] = []
 
     def run(self, name: str, out_dir: Path, inputs: dict[str, Path], config: dict, work: Callable[[], dict]) -> dict:
-        """Run `work` unless `out_dir` already holds its output for the same inputs, config and code."""
+        """Run `work` unless `out_dir` already holds its output for the same inputs, config and code.
+
+        A skipped step reports the seconds it took when it ran (from its manifest), so a run resumed across
+        sessions still says what every step cost; `skipped` names the steps this session did not run."""
         manifest = manifest_for(name, inputs, config)
         stored = completed(out_dir, manifest)
         if stored is not None:
             log.info("step %s: up to date in %s, skipped", name, out_dir)
             self.skipped.append(name)
-            self.seconds[name] = 0.0
+            self.seconds[name] = recorded_seconds(out_dir)
             return stored
         start = time.perf_counter()
         outputs = work()
         self.seconds[name] = round(time.perf_counter() - start, 3)
         manifest.outputs = outputs
+        manifest.seconds = self.seconds[name]
         write_manifest(out_dir, manifest)
         return outputs
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from commentslab.services.common.errors import PortInUseError, ServiceError
 from commentslab.services.common.grpc_client import open_channel, wait_healthy
+from commentslab.services.common.grpc_server import LAUNCHER_PID_ENV
 
 # name -> python module; the order is the order they start and print.
 SERVICES = {
@@ -123,7 +124,7 @@ def start_services(
                 command += ["--metrics-port", str(metrics_port)]
             process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", LAUNCHER_PID_ENV: str(os.getpid())},
                 # Own process group: Ctrl-C reaches the launcher, which then stops each service gracefully.
                 start_new_session=True,
             )

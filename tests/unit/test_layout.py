@@ -94,3 +94,28 @@ def test_more_folds_than_the_records_allow_stops_at_the_split_naming_the_setting
     cfg = load_config("smoke", ["data.folds=5"])
     with pytest.raises(InputError, match="folds.*5 folds need at least 5"):
         split_step(LocalSteps(), StepClock(), records, RunLayout(tmp_path / "run", 5), cfg)
+
+
+def test_a_step_skipped_on_a_resume_reports_the_seconds_it_took_when_it_ran(tmp_path, monkeypatch):
+    from commentslab.services.common.artifacts import COMMIT_VARIABLE
+    from commentslab.services.pipeline import experiment
+    from commentslab.services.pipeline.experiment import StepClock
+
+    monkeypatch.setenv(COMMIT_VARIABLE, "0" * 40)  # a clean commit's code: a dirty tree never reuses a step
+    now = [10.0]
+    monkeypatch.setattr(experiment.time, "perf_counter", lambda: now[0])
+
+    def generate() -> dict:
+        now[0] += 42.5  # the step takes 42.5 s
+        return {"rows": 3}
+
+    first = StepClock()
+    assert first.run("generate:0/1/control", tmp_path, {}, {"n": 1}, generate) == {"rows": 3}
+    assert first.seconds == {"generate:0/1/control": 42.5} and first.skipped == []
+
+    def must_not_run() -> dict:
+        raise AssertionError("a step whose manifest matches is not run again")
+
+    resumed = StepClock()  # a later session: the step's output is there
+    assert resumed.run("generate:0/1/control", tmp_path, {}, {"n": 1}, must_not_run) == {"rows": 3}
+    assert resumed.seconds == {"generate:0/1/control": 42.5} and resumed.skipped == ["generate:0/1/control"]
