@@ -10,6 +10,10 @@
 // 2. gives the test files Jest's API (describe/it/test, hooks, expect from Jest's own `expect`
 //    package, jest.fn and jest.spyOn from `jest-mock`) as globals and as `@jest/globals`, and
 //    `node:test`'s API (test/describe/it, hooks, the test context, mock.fn) from the same runner;
+//    module mocks (jest.mock with or without a factory, jest.requireActual, doMock, unmock,
+//    resetModules), with top-level jest.mock calls hoisted above the imports as
+//    babel-plugin-jest-hoist does (see hoistJestCalls), and fake timers (jest.useFakeTimers over Jest's
+//    own @jest/fake-timers, node:test's mock.timers over @sinonjs/fake-timers);
 // 3. mounts a jsdom document as the global environment when a test file asks for the DOM (a
 //    `@jest-environment jsdom` docblock, a .jsx/.tsx test, or an import of @testing-library);
 // 4. runs every test and sets the exit status: 0 only when at least one test ran, every test passed
@@ -24,6 +28,10 @@ const fs = require("fs");
 const path = require("path");
 const Module = require("module");
 const childProcess = require("child_process");
+
+// The runner's own timers, taken before a test can replace them with fake ones: its time limits and
+// its wait for a test's last callbacks must keep real time whatever the test does.
+const REAL = Object.freeze({ setTimeout, clearTimeout, setImmediate, Date });
 
 const HERE = process.cwd();
 const SOURCES = path.join(HERE, "src");
@@ -80,10 +88,100 @@ function transpile(files) {
   if (result.status !== 0) {
     throw new Error(`the code does not compile:\n${(result.stderr || String(result.error)).trim()}`);
   }
+  for (const source of scripts) {
+    const built = path.join(BUILT, path.relative(SOURCES, source)).replace(SCRIPT, ".js");
+    const code = fs.readFileSync(built, "utf8");
+    const hoisted = hoistJestCalls(code);
+    if (hoisted !== code) fs.writeFileSync(built, hoisted);
+  }
+}
+
+// Jest runs `jest.mock(...)` before the imports of the file that calls it (babel-plugin-jest-hoist moves
+// those calls to the top of the file), so an `import { get } from "./api"` already gets the mock. esbuild
+// keeps the order of statements, so its CommonJS output has the requires first: this parses that output
+// (with acorn: it is plain JavaScript by then, whatever the source's dialect) and moves every top-level
+// statement that is a chain of jest.mock / unmock / enableAutomock / disableAutomock / deepUnmock calls
+// (on the global `jest` or the one imported from @jest/globals) above the first require, keeping their
+// order. Calls inside functions are not moved (Jest hoists those within their own block, which matters
+// only for a require written above them in that block). The moved statements' lines are left blank, so
+// the lines after them keep their numbers. Limit: a hoisted call's arguments run before the imports, as
+// in Jest, so they may name only globals and `mock*` variables its factory reads once it is called.
+const HOISTED = new Set(["mock", "unmock", "enableAutomock", "disableAutomock", "deepUnmock"]);
+const HOIST_HINT = /\b(?:mock|unmock|enableAutomock|disableAutomock|deepUnmock)\s*\(/;
+const HOISTED_JEST = "__commentslabJest";
+
+function requiresJestGlobals(node) {
+  if (!node || node.type !== "CallExpression") return false;
+  if (node.callee.type === "Identifier" && node.callee.name === "require") {
+    return node.arguments.length === 1 && node.arguments[0].type === "Literal" && node.arguments[0].value === "@jest/globals";
+  }
+  return node.arguments.length > 0 && requiresJestGlobals(node.arguments[0]); // __toESM(require(...))
+}
+
+function hoistJestCalls(code) {
+  if (!HOIST_HINT.test(code)) return code;
+  let program;
+  try {
+    program = runtimePackage("acorn").parse(code, { ecmaVersion: "latest", sourceType: "script", allowHashBang: true,
+                                             allowReturnOutsideFunction: true });
+  } catch {
+    return code; // esbuild's output always parses; if not, Node reports the error when it loads the file
+  }
+  const globalsBindings = new Set();
+  for (const statement of program.body) {
+    if (statement.type !== "VariableDeclaration") continue;
+    for (const declarator of statement.declarations) {
+      if (declarator.id.type === "Identifier" && requiresJestGlobals(declarator.init)) globalsBindings.add(declarator.id.name);
+    }
+  }
+  const jestRoot = (node) =>
+    (node.type === "Identifier" && node.name === "jest") ||
+    (node.type === "MemberExpression" && !node.computed && node.property.type === "Identifier" &&
+     node.property.name === "jest" && node.object.type === "Identifier" && globalsBindings.has(node.object.name));
+  // The root (`jest`, `import_globals.jest`) of a statement that is only hoisted calls, or null.
+  function hoistable(statement) {
+    if (statement.type !== "ExpressionStatement") return null;
+    let node = statement.expression;
+    let calls = 0;
+    while (node.type === "CallExpression" && node.callee.type === "MemberExpression" && !node.callee.computed &&
+           node.callee.property.type === "Identifier" && HOISTED.has(node.callee.property.name)) {
+      node = node.callee.object;
+      calls += 1;
+    }
+    return calls > 0 && jestRoot(node) ? node : null;
+  }
+  // Directives and esbuild's helpers (`var __toESM = ...`) stay first; the hoisted calls follow them.
+  let insertAt = code.startsWith("#!") ? code.indexOf("\n") + 1 || code.length : 0;
+  let index = 0;
+  for (; index < program.body.length; index += 1) {
+    const statement = program.body[index];
+    const helper = statement.type === "VariableDeclaration" &&
+      statement.declarations.every((d) => d.id.type === "Identifier" && d.id.name.startsWith("__"));
+    if (!statement.directive && !helper) break;
+    insertAt = statement.end;
+  }
+  const moved = [];
+  for (; index < program.body.length; index += 1) {
+    const statement = program.body[index];
+    const root = hoistable(statement);
+    if (root) moved.push({ statement, root });
+  }
+  if (!moved.length) return code;
+  const hoisted = moved.map(({ statement, root }) =>
+    HOISTED_JEST + code.slice(root.end, statement.end) + (code[statement.end - 1] === ";" ? "" : ";"));
+  let rest = "";
+  let from = insertAt;
+  for (const { statement } of moved) {
+    rest += code.slice(from, statement.start) + code.slice(statement.start, statement.end).replace(/[^\n]/g, "");
+    from = statement.end;
+  }
+  rest += code.slice(from);
+  return `${code.slice(0, insertAt)} var ${HOISTED_JEST} = require("@jest/globals").jest; ${hoisted.join(" ")}${rest}`;
 }
 
 // Every script became a .js file under ./out: an import naming the source's own extension
 // (`./math.ts`, `./Button.jsx`, `./util.mjs`) finds it there.
+const load = Module._load;
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
   if (request.startsWith(".") && parent && parent.filename && parent.filename.startsWith(BUILT)) {
@@ -150,9 +248,9 @@ function title(node) {
 function withTimeout(promise, ms, what) {
   let timer;
   const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer = REAL.setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
   });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, limit]).finally(() => REAL.clearTimeout(timer));
 }
 
 // A test function: async or not, or Jest's done callback (a function of one argument), or
@@ -237,7 +335,7 @@ async function runTest(test) {
     error = error || caught;
   }
   // Let the test's last callbacks run, so an error they throw is this test's.
-  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => REAL.setImmediate(resolve));
   error = error || uncaught;
   const { assertionCalls, suppressedErrors } = expectModule.expect.getState();
   const expected = expectModule.expect.extractExpectedAssertionsErrors();
@@ -339,14 +437,301 @@ const test = Object.assign(jestTest(), { skip: jestTest({ skip: true }), only: j
 test.concurrent = test;
 const describe = Object.assign(jestDescribe(), { skip: jestDescribe({ skip: true }), only: jestDescribe({ only: true }) });
 
+// ---- module mocks ---------------------------------------------------------------------------------
+//
+// As in Jest, a mocked path is resolved from the file that calls jest.mock (found on the call stack),
+// and a mock is keyed by the file it resolves to (or `node:<name>` for Node's own modules), so
+// `jest.mock("../api")` in a test and `require("./api")` in the code under test meet. The registry is a
+// test file's own: it is emptied, and the project's modules are unloaded, before each test file runs.
+// A mock runs in this process under the same sandbox as everything else: it can do nothing the code
+// under test could not do without it.
+
+const mocks = {
+  factories: new Map(),   // key -> factory, from jest.mock(path, factory) / doMock / setMock
+  automatic: new Set(),   // keys mocked without a factory: __mocks__/<name> beside it, else generated
+  unmocked: new Set(),    // keys jest.unmock / dontMock took out of automock
+  instances: new Map(),   // key -> the mock's exports, made once per module registry
+  automock: false,        // jest.enableAutomock(): every project module and package a project file requires
+};
+
+function mocking() {
+  return mocks.automock || mocks.factories.size > 0 || mocks.automatic.size > 0;
+}
+
+let activeFile = null; // the test file being loaded or run: where a call from outside the project resolves from
+
+// The project file (under ./out) that called into the runtime, from V8's structured call sites.
+function callerFile() {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  let sites = [];
+  try {
+    Error.stackTraceLimit = 64;
+    Error.prepareStackTrace = (_, callSites) => callSites;
+    const holder = {};
+    Error.captureStackTrace(holder, callerFile);
+    sites = Array.isArray(holder.stack) ? holder.stack : [];
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+  for (const site of sites) {
+    const file = site.getFileName && site.getFileName();
+    if (file && file.startsWith(BUILT + path.sep)) return file;
+  }
+  return activeFile || path.join(BUILT, "index.js");
+}
+
+function moduleFrom(file) {
+  const module = new Module(file, null);
+  module.filename = file;
+  module.paths = Module._nodeModulePaths(path.dirname(file));
+  return module;
+}
+
+function shown(file) {
+  return file.startsWith(BUILT + path.sep) ? path.relative(BUILT, file) : file;
+}
+
+const builtin = (request) => (Module.isBuiltin ? Module.isBuiltin(request) : Module.builtinModules.includes(request));
+
+// The key of `request` required from `from` (a Module), or an error saying it cannot be found.
+function mockKey(request, from) {
+  if (builtin(request)) return `node:${request.replace(/^node:/, "")}`;
+  return Module._resolveFilename(request, from, false);
+}
+
+// A virtual mock (jest.mock(name, factory, { virtual: true })) names a module that need not exist.
+function virtualKey(request, from) {
+  return request.startsWith(".") ? path.resolve(path.dirname(from.filename), request) : request;
+}
+
+function keyFor(request, file, options) {
+  const from = moduleFrom(file);
+  try {
+    return mockKey(request, from);
+  } catch (error) {
+    if (options && options.virtual) return virtualKey(request, from);
+    throw new Error(`Cannot find module '${request}' from '${shown(file)}' (jest.mock of a path that does not exist; ` +
+                    "pass { virtual: true } for a module that is not there)");
+  }
+}
+
+function requireActualFrom(request, file) {
+  return load.call(Module, request, moduleFrom(file), false);
+}
+
+// Jest's automock: the module's own exports, every function a jest.fn returning undefined, classes with
+// mocked methods, other values kept.
+function generatedMock(request, file) {
+  const actual = requireActualFrom(request, file);
+  const metadata = mocker.getMetadata(actual);
+  if (!metadata) throw new Error(`jest could not make an automatic mock of '${request}'`);
+  return mocker.generateFromMetadata(metadata);
+}
+
+// A manual mock: __mocks__/<file> beside a project file, or <project>/__mocks__/<package or Node module>.
+function manualMock(key, request) {
+  const candidate = key.startsWith(BUILT + path.sep)
+    ? path.join(path.dirname(key), "__mocks__", path.basename(key))
+    : path.join(BUILT, "__mocks__", `${request.replace(/^node:/, "")}.js`);
+  return !request.startsWith(".") || key.startsWith(BUILT + path.sep) ? (fs.existsSync(candidate) ? candidate : null) : null;
+}
+
+const NOT_MOCKED = Symbol("not mocked");
+
+function mockedExports(request, parent) {
+  const file = parent && parent.filename ? parent.filename : callerFile();
+  let key;
+  try {
+    key = mockKey(request, parent && parent.filename ? parent : moduleFrom(file));
+  } catch {
+    key = virtualKey(request, moduleFrom(file));
+    if (!mocks.factories.has(key)) return NOT_MOCKED; // let Node report the missing module
+  }
+  if (mocks.unmocked.has(key)) return NOT_MOCKED;
+  if (mocks.instances.has(key)) return mocks.instances.get(key);
+  let make = null;
+  if (mocks.factories.has(key)) make = mocks.factories.get(key);
+  else if (mocks.automatic.has(key) || (mocks.automock && file.startsWith(BUILT + path.sep) && !key.startsWith("node:") &&
+                                         !key.startsWith(BUILT + path.sep + "__mocks__"))) {
+    if (key.includes(`${path.sep}__mocks__${path.sep}`)) return NOT_MOCKED;
+    const manual = manualMock(key, request);
+    make = manual ? () => load.call(Module, manual, parent, false) : () => generatedMock(request, file);
+  }
+  if (!make) return NOT_MOCKED;
+  const exports = make();
+  mocks.instances.set(key, exports);
+  return exports;
+}
+
+// Unload the project's modules (not the npm packages: React must stay one React), so the next require
+// runs them again and meets the mocks registered now.
+function resetModules() {
+  mocks.instances.clear();
+  for (const key of Object.keys(require.cache)) {
+    if (key.startsWith(BUILT + path.sep)) delete require.cache[key];
+  }
+}
+
+function resetMockRegistry() {
+  mocks.factories.clear();
+  mocks.automatic.clear();
+  mocks.unmocked.clear();
+  mocks.automock = false;
+  resetModules();
+}
+
+function registerMock(request, factory, options) {
+  // A package the sandbox does not have (axios, a database client) can still be mocked with a factory:
+  // the factory is all the tests will see of it. A missing project path is an error, as in Jest.
+  const bare = !request.startsWith(".") && !path.isAbsolute(request);
+  const virtual = (options && options.virtual) || (bare && typeof factory === "function");
+  const key = keyFor(request, callerFile(), { virtual });
+  mocks.unmocked.delete(key);
+  mocks.instances.delete(key);
+  if (typeof factory === "function") {
+    mocks.factories.set(key, factory);
+    mocks.automatic.delete(key);
+  } else {
+    mocks.automatic.add(key);
+    mocks.factories.delete(key);
+  }
+  return jest;
+}
+
+function unregisterMock(request) {
+  const key = keyFor(request, callerFile(), { virtual: true });
+  mocks.factories.delete(key);
+  mocks.automatic.delete(key);
+  mocks.instances.delete(key);
+  mocks.unmocked.add(key);
+  return jest;
+}
+
+// ---- fake timers ----------------------------------------------------------------------------------
+//
+// Jest's own implementations (@jest/fake-timers): the modern ones over @sinonjs/fake-timers by default,
+// the legacy ones with { legacyFakeTimers: true }. They replace the global timers, Date, hrtime and
+// performance as Jest's do; process.nextTick and queueMicrotask always stay real, because here the
+// tests share their realm with Node's own internals (Jest gives each test file a separate `process`).
+
+const TIMER_CONFIG = { rootDir: HERE, testMatch: [], fakeTimers: { doNotFake: ["nextTick", "queueMicrotask"] } };
+const timers = { modern: null, legacy: null, active: null };
+
+// The runtime's own packages, loaded past the mocks (a test's jest.mock of a package the runtime uses
+// changes what the tests see, never the runtime).
+const runtimePackage = (name) => load.call(Module, name, module, false);
+
+function fakeTimers() {
+  const { ModernFakeTimers } = runtimePackage("@jest/fake-timers");
+  if (!timers.modern) timers.modern = new ModernFakeTimers({ global: globalThis, config: TIMER_CONFIG });
+  return timers.active || timers.modern;
+}
+
+function useFakeTimers(config = {}) {
+  const { LegacyFakeTimers } = runtimePackage("@jest/fake-timers");
+  useRealTimers();
+  if (config.legacyFakeTimers) {
+    if (!timers.legacy) {
+      timers.legacy = new LegacyFakeTimers({
+        global: globalThis, moduleMocker: mocker, config: TIMER_CONFIG,
+        timerConfig: { idToRef: (id) => ({ id, ref() { return this; }, unref() { return this; } }),
+                       refToId: (timer) => (timer && timer.id) },
+      });
+    }
+    timers.legacy.useFakeTimers();
+    timers.active = timers.legacy;
+  } else {
+    fakeTimers();
+    const doNotFake = [...new Set([...TIMER_CONFIG.fakeTimers.doNotFake, ...(config.doNotFake || [])])];
+    timers.modern.useFakeTimers({ ...config, doNotFake });
+    timers.active = timers.modern;
+  }
+  return jest;
+}
+
+function useRealTimers() {
+  if (timers.modern) timers.modern.useRealTimers();
+  if (timers.legacy) timers.legacy.useRealTimers();
+  timers.active = null;
+  return jest;
+}
+
+const timerMethod = (name) => (...args) => {
+  const implementation = fakeTimers();
+  if (typeof implementation[name] !== "function") {
+    throw new Error(`jest.${name}() is not available with ${implementation === timers.legacy ? "legacy" : "modern"} fake timers`);
+  }
+  return implementation[name](...args);
+};
+
 const jest = {
   fn: (implementation) => mocker.fn(implementation),
   spyOn: (object, method, accessType) => mocker.spyOn(object, method, accessType),
   isMockFunction: (fn) => mocker.isMockFunction(fn),
-  clearAllMocks: () => mocker.clearAllMocks(),
-  resetAllMocks: () => mocker.resetAllMocks(),
-  restoreAllMocks: () => mocker.restoreAllMocks(),
+  mocked: (source) => source,
+  replaceProperty: (object, key, value) => mocker.replaceProperty(object, key, value),
+  clearAllMocks: () => { mocker.clearAllMocks(); return jest; },
+  resetAllMocks: () => { mocker.resetAllMocks(); return jest; },
+  restoreAllMocks: () => { mocker.restoreAllMocks(); return jest; },
   setTimeout: () => jest,
+  // module mocks
+  mock: (request, factory, options) => registerMock(request, factory, options),
+  doMock: (request, factory, options) => registerMock(request, factory, options),
+  setMock: (request, exports) => registerMock(request, () => exports),
+  unmock: (request) => unregisterMock(request),
+  dontMock: (request) => unregisterMock(request),
+  deepUnmock: (request) => unregisterMock(request),
+  enableAutomock: () => { mocks.automock = true; return jest; },
+  disableAutomock: () => { mocks.automock = false; return jest; },
+  requireActual: (request) => requireActualFrom(request, callerFile()),
+  requireMock(request) {
+    const file = callerFile();
+    const key = keyFor(request, file, { virtual: true });
+    if (mocks.instances.has(key)) return mocks.instances.get(key);
+    const exports = mocks.factories.has(key) ? mocks.factories.get(key)()
+      : (manualMock(key, request) ? load.call(Module, manualMock(key, request), moduleFrom(file), false)
+        : generatedMock(request, file));
+    mocks.instances.set(key, exports);
+    return exports;
+  },
+  createMockFromModule: (request) => generatedMock(request, callerFile()),
+  genMockFromModule: (request) => generatedMock(request, callerFile()),
+  resetModules: () => { resetModules(); return jest; },
+  isolateModules(fn) {
+    const saved = { ...require.cache };
+    const instances = new Map(mocks.instances);
+    resetModules();
+    try {
+      fn();
+    } finally {
+      for (const key of Object.keys(require.cache)) if (key.startsWith(BUILT + path.sep)) delete require.cache[key];
+      Object.assign(require.cache, saved);
+      mocks.instances = instances;
+    }
+    return jest;
+  },
+  // fake timers
+  useFakeTimers: (config) => useFakeTimers(config || {}),
+  useRealTimers: () => useRealTimers(),
+  isFakeTimers: () => timers.active !== null,
+  advanceTimersByTime: timerMethod("advanceTimersByTime"),
+  advanceTimersByTimeAsync: timerMethod("advanceTimersByTimeAsync"),
+  advanceTimersToNextTimer: timerMethod("advanceTimersToNextTimer"),
+  advanceTimersToNextTimerAsync: timerMethod("advanceTimersToNextTimerAsync"),
+  advanceTimersToNextFrame: timerMethod("advanceTimersToNextFrame"),
+  runAllTimers: timerMethod("runAllTimers"),
+  runAllTimersAsync: timerMethod("runAllTimersAsync"),
+  runOnlyPendingTimers: timerMethod("runOnlyPendingTimers"),
+  runOnlyPendingTimersAsync: timerMethod("runOnlyPendingTimersAsync"),
+  runAllTicks: timerMethod("runAllTicks"),
+  runAllImmediates: timerMethod("runAllImmediates"),
+  clearAllTimers: timerMethod("clearAllTimers"),
+  getTimerCount: timerMethod("getTimerCount"),
+  setSystemTime: timerMethod("setSystemTime"),
+  now: () => (timers.active ? timers.active.now() : REAL.Date.now()),
+  getRealSystemTime: () => REAL.Date.now(),
 };
 
 const JEST = Object.freeze({
@@ -381,7 +766,37 @@ function nodeMockFn(original = function () {}, implementation = original) {
   return mocked;
 }
 
+// node:test's mock.timers, over @sinonjs/fake-timers (the clock Jest's modern fake timers use).
+const NODE_TIMER_APIS = { setTimeout: ["setTimeout", "clearTimeout"], setInterval: ["setInterval", "clearInterval"],
+                          setImmediate: ["setImmediate", "clearImmediate"], Date: ["Date"] };
+const nodeTimers = {
+  _clock: null,
+  enable(options = {}) {
+    if (this._clock) throw new Error("mock.timers is already enabled");
+    const apis = Array.isArray(options) ? options : options.apis || Object.keys(NODE_TIMER_APIS);
+    const toFake = apis.flatMap((api) => {
+      if (!NODE_TIMER_APIS[api]) throw new TypeError(`mock.timers.enable: unknown API ${api}`);
+      return NODE_TIMER_APIS[api];
+    });
+    const now = options.now instanceof Date ? options.now.getTime() : options.now || 0;
+    this._clock = runtimePackage("@sinonjs/fake-timers").withGlobal(globalThis).install({ toFake, now, loopLimit: 100000 });
+  },
+  _running() {
+    if (!this._clock) throw new Error("mock.timers is not enabled: call mock.timers.enable() first");
+    return this._clock;
+  },
+  tick(ms = 1) { this._running().tick(ms); },
+  runAll() { this._running().runAll(); },
+  setTime(ms) { this._running().setSystemTime(ms); },
+  reset() {
+    if (this._clock) this._clock.uninstall();
+    this._clock = null;
+  },
+  [Symbol.dispose]() { this.reset(); },
+};
+
 const nodeMock = {
+  timers: nodeTimers,
   fn: (original, implementation) => nodeMockFn(original, implementation),
   method(object, name, implementation) {
     const original = object[name];
@@ -390,7 +805,7 @@ const nodeMock = {
     mocked.mock.restore = () => { object[name] = original; };
     return mocked;
   },
-  reset() {},
+  reset() { nodeTimers.reset(); },
   restoreAll() {},
 };
 
@@ -474,9 +889,13 @@ const MODULES = {
   "node:test": NODE_TEST, "@jest/globals": JEST,
   "assert": ASSERT, "node:assert": ASSERT, "assert/strict": ASSERT_STRICT, "node:assert/strict": ASSERT_STRICT,
 };
-const load = Module._load;
 Module._load = function (request, parent, isMain) {
-  if (MODULES[request]) return MODULES[request];
+  if (Object.hasOwn(MODULES, request)) return MODULES[request];
+  // The runtime's own requires (and the sandbox's pass statement appended to this file) are never mocked.
+  if ((mocking() || mocks.instances.size) && !(parent && parent.filename === __filename)) {
+    const exports = mockedExports(request, parent);
+    if (exports !== NOT_MOCKED) return exports;
+  }
   return load.call(this, request, parent, isMain);
 };
 
@@ -521,21 +940,32 @@ async function main() {
     Object.defineProperty(globalThis, name, { value, writable: false, configurable: false, enumerable: false });
   }
   const dom = testFiles.some((file) => wantsDom(file, files[file])) ? mountDom() : null;
+  // One test file after another, each loaded and run with its own module registry, mocks, fake timers
+  // and `.only`, as Jest runs each file in an environment of its own.
   for (const file of testFiles) {
     const built = inside(BUILT, file).replace(SCRIPT, ".js");
+    useRealTimers();
+    nodeTimers.reset();
+    resetMockRegistry();
+    anyOnly = false;
+    activeFile = built;
     const fileSuite = suite(file, ROOT);
     ROOT.children.push(fileSuite);
     collecting = fileSuite;
     try {
       require(built);
     } catch (error) {
-      collecting = ROOT;
       report({ name: `${file} (loading it)`, parent: ROOT }, error);
       continue;
+    } finally {
+      collecting = ROOT;
     }
-    collecting = ROOT;
+    await runSuite(fileSuite, false);
   }
-  await runSuite(ROOT, false);
+  useRealTimers();
+  nodeTimers.reset();
+  resetMockRegistry();
+  activeFile = null;
   if (dom) dom.window.close();
   const ran = results.passed + results.failed;
   console.log(`${results.passed} passed, ${results.failed} failed, ${results.skipped} skipped`);
