@@ -45,16 +45,22 @@ JS_LANGUAGES = {"javascript", "typescript", "tsx"}
 MAX_FILES = 40
 MAX_BYTES = 2 * 1024 * 1024
 
-# Relative specifiers of import/export-from/require/import(): './x', '../y/z.js'.
-_SPECIFIER = re.compile(
-    r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)(['"])(\.{1,2}/[^'"\n]*)\1""")
+# Where a file names a module: import/export-from/require/import(), and Jest's module registry calls (a path
+# given to jest.mock or jest.requireActual is loaded as an import is).
+_NAMES_A_MODULE = (r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*"""
+                   r"""|\bjest\.(?:mock|doMock|unmock|setMock|requireActual|requireMock|createMockFromModule)\s*\(\s*)""")
+# Relative specifiers: './x', '../y/z.js'.
+_SPECIFIER = re.compile(_NAMES_A_MODULE + r"""(['"])(\.{1,2}/[^'"\n]*)\1""")
 # Package specifiers: 'react', '@testing-library/react', 'node:fs', 'fs/promises'.
-_PACKAGE = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)(['"])([^'".\n][^'"\n]*)\1""")
+_PACKAGE = re.compile(_NAMES_A_MODULE + r"""(['"])([^'".\n][^'"\n]*)\1""")
+# A module mocked with a factory: the test sees only the factory's object, so the module need not exist.
+_FACTORY_MOCK = re.compile(r"""\bjest\.(?:mock|doMock)\s*\(\s*(['"])([^'"\n]+)\1\s*,""")
+MOCKS_FOLDER = "__mocks__"
 # What a program can import in the sandbox besides its own files: the packages of deps/sandbox-js (and
 # @jest/globals, which the runtime provides) and Node's own modules.
 SANDBOX_PACKAGES = frozenset({
     "react", "react-dom", "@testing-library/react", "@testing-library/dom", "@testing-library/jest-dom", "expect",
-    "jest-mock", "jsdom", "esbuild", "@jest/globals"})
+    "jest-mock", "@jest/fake-timers", "jsdom", "esbuild", "acorn", "@jest/globals"})
 NODE_MODULES = frozenset({
     "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram",
     "diagnostics_channel", "dns", "domain", "events", "fs", "http", "http2", "https", "inspector", "module", "net",
@@ -100,18 +106,39 @@ def local_imports(text: str) -> list[str]:
     return [match.group(2) for match in _SPECIFIER.finditer(text)]
 
 
-def missing_packages(text: str) -> list[str]:
-    """The packages a JS/TS file imports that the sandbox does not have, in order of appearance."""
+def _package_name(specifier: str) -> str:
+    parts = specifier.split("/")
+    return "/".join(parts[:2]) if specifier.startswith("@") else parts[0]
+
+
+def missing_packages(text: str, mocks: frozenset[str] = frozenset()) -> list[str]:
+    """The packages a JS/TS file imports that the sandbox does not have, in order of appearance; a package
+    mocked with a factory (in this file, or in `mocks`: a package's `__mocks__` file travels with the tests)
+    is not missing."""
+    factories = {_package_name(m.group(2)) for m in _FACTORY_MOCK.finditer(text)}
     missing = []
     for match in _PACKAGE.finditer(text):
         specifier = match.group(2)
         if specifier.startswith("node:"):
             continue
-        parts = specifier.split("/")
-        name = "/".join(parts[:2]) if specifier.startswith("@") else parts[0]
-        if name not in SANDBOX_PACKAGES and name not in NODE_MODULES and name not in missing:
+        name = _package_name(specifier)
+        if (name not in SANDBOX_PACKAGES and name not in NODE_MODULES and name not in factories
+                and name not in mocks and name not in missing):
             missing.append(name)
     return missing
+
+
+def manual_mocks(specifier: str, target: str | None, is_file: Callable[[str], bool]) -> list[str]:
+    """The `__mocks__` files Jest would use for a module a test names: beside a local module, or at the
+    project root for a package (the repository root here). Present or not, they travel only if they exist."""
+    if target is not None:
+        folder, name = posixpath.split(target)
+        mock = resolve(posixpath.join(folder, "_"), f"./{MOCKS_FOLDER}/{posixpath.splitext(name)[0]}", is_file)
+        return [mock] if mock else []
+    if specifier.startswith("."):
+        return []
+    mock = resolve("_", f"./{MOCKS_FOLDER}/{specifier}", is_file)
+    return [mock] if mock else []
 
 
 def resolve(importer: str, specifier: str, is_file: Callable[[str], bool]) -> str | None:
@@ -183,16 +210,21 @@ def js_tests(source_rel: str, module_text: str, test_paths: list[str], read: Cal
                 symbols_for(text, language)
             except SourceSyntaxError as exc:
                 raise NoUsableTests(f"{path} does not parse as {language} ({exc})") from exc
-        lacking = missing_packages(text)
+        packages = [m.group(2) for m in _PACKAGE.finditer(text) if not m.group(2).startswith("node:")]
+        package_mocks = {_package_name(p): manual_mocks(p, None, is_file) for p in packages}
+        lacking = missing_packages(text, frozenset(name for name, found in package_mocks.items() if found))
         if lacking:
             raise NoUsableTests(f"{path} imports {', '.join(lacking)}, which the sandbox does not have "
                                 "(deps/sandbox-js)")
+        following = [mock for found in package_mocks.values() for mock in found]
         for specifier in local_imports(text):
             target = resolve(path, specifier, is_file)
             if target is None:
                 continue
             if target == source_rel and path in test_paths:
                 importers_of_module.append(path)
+            following += [target, *manual_mocks(specifier, target, is_file)]
+        for target in following:
             if target not in seen:
                 queue.append((target, module_text if target == source_rel else None))
     if not importers_of_module:

@@ -8,7 +8,12 @@ from js_fixture import TESTED, write_js_repository
 
 from commentslab.services.evaluator.controls import run_controls
 from commentslab.services.exporter.export import ExportOptions, ExportReport, export_repository
-from commentslab.services.exporter.test_files import JAVASCRIPT_CONVENTIONS, candidates, resolve
+from commentslab.services.exporter.test_files import (
+    JAVASCRIPT_CONVENTIONS,
+    candidates,
+    missing_packages,
+    resolve,
+)
 from commentslab.services.sandbox.execute import Limits, run_many
 
 
@@ -144,3 +149,33 @@ def test_the_kubeflow_export_task_exports_the_scenarios_repositories(tmp_path):
     records = list(read_jsonl(RunLayout(out).records))
     assert {r["scenario"] for r in records} == {"js-fixture"}
     assert {r["provenance"]["path"] for r in records if r["tests"]} == TESTED
+
+
+def test_a_suite_that_mocks_modules_travels_with_its_manual_mocks_and_runs_in_the_sandbox(tmp_path):
+    repo = write_js_repository(tmp_path / "fixture")
+    # Jest's manual mock beside the module it replaces; a package the sandbox lacks, mocked with a factory
+    (repo / "src" / "__mocks__").mkdir()
+    (repo / "src" / "__mocks__" / "constants.js").write_text("export const EPSILON = 0.5;\n")
+    (repo / "src" / "math.test.js").write_text(
+        "import { clamp, nearlyEqual } from './math';\n"
+        "import axios from 'axios';\n"
+        "jest.mock('./constants.js');\n"
+        "jest.mock('axios', () => ({ __esModule: true, default: { get: () => 'mocked' } }));\n"
+        "test('clamps', () => { expect(clamp(9, 0, 5)).toBe(5); expect(axios.get()).toBe('mocked'); });\n"
+        "test('the manual mock is what the module got', () => { expect(nearlyEqual(1, 1.4)).toBe(true); });\n")
+    report = ExportReport(repository="fixture")
+    records = _by_function(dict(r) for r in export_repository(repo, report=report, options=ExportOptions(workers=1)))
+
+    clamp = records["clamp"]
+    assert clamp["tests"] is not None, report.untested
+    assert set(clamp["tests"]["files"]) == {"src/math.test.js", "src/constants.js", "src/__mocks__/constants.js"}
+    controls = run_controls([clamp], lambda programs, language: [
+        {"status": r.status} for r in run_many(programs, language, limits=Limits(cpu_seconds=10, wall_seconds=30))])
+    assert (controls["positive"]["passed"], controls["negative"]["notPassed"]) == (1, 1)
+
+
+def test_a_package_mocked_without_a_factory_or_manual_mock_is_still_missing():
+    assert missing_packages("import axios from 'axios';\njest.mock('axios');\n") == ["axios"]
+    assert missing_packages("import axios from 'axios';\njest.mock('axios', () => ({}));\n") == []
+    assert missing_packages("import axios from 'axios';\njest.mock('axios');\n", frozenset({"axios"})) == []
+    assert missing_packages("const real = jest.requireActual('left-pad');\n") == ["left-pad"]
