@@ -611,14 +611,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("dashboard", help="serve the results dashboard")
-    p.add_argument("--results", required=True)
+    p.add_argument("--results", required=True,
+                   help="a run folder, or a folder of runs (a results database: every run under it is listed)")
     p.add_argument("--model-server", default=None, help="ModelServer host:port for the playground")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8050)
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("gateway", help="serve the public API (results, playground, votes, review queue)")
-    p.add_argument("--results", required=True)
+    p.add_argument("--results", required=True,
+                   help="a run folder, or a folder of runs (a results database: /api/runs lists them)")
     p.add_argument("--model-server", default=None, help="ModelServer host:port for the playground")
     p.add_argument("--votes-url", default=None, help="SQLAlchemy URL (default: SQLite in the results folder)")
     p.add_argument("--daily-limit", type=int, default=100, help="playground requests per client per day")
