@@ -173,20 +173,6 @@ def oom_kills() -> int:
     return -1
 
 
-def _processes_of(uid: int) -> list[int]:
-    """Live processes of `uid` in this PID namespace (its /proc lists nothing else)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                info = os.stat(f"/proc/{name}")
-            except OSError:
-                continue
-            if info.st_uid == uid:
-                found.append(int(name))
-    return found
-
-
 def _kill_leftovers(child: int, uid: int | None) -> None:
     """Kill every process the program started (they outlive it when it does not wait for them)."""
     if uid is None:
@@ -195,10 +181,10 @@ def _kill_leftovers(child: int, uid: int | None) -> None:
         except (ProcessLookupError, PermissionError):
             pass
         return
-    if not _processes_of(uid):
-        return
     # kill(-1) from a process of the program's uid reaches every process of that uid, wherever in
-    # the process tree it went (a new session or group does not hide it), and nothing else.
+    # the process tree it went (a new session or group does not hide it), and nothing else. Always:
+    # a look at /proc first would always find the program itself (alive, or a zombie until wait4),
+    # and /proc may list a process that is not dumpable as root's.
     reaper = os.fork()
     if reaper == 0:
         try:
