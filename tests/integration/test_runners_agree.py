@@ -1,11 +1,13 @@
 """Both runners, one answer: the design's shape (2 folds x 2 seeds x control/experiment/placebo, n = 4,
 pass@1 and pass@2) through `commentslab run` over the six gRPC services and through the Kubeflow pipeline
 under kfp.local gives the same results.json, figure for figure, and the same run folder layout; and an
-experiment over two base models gives the same experiment.json and the same results.json per model."""
+experiment over two base models, through `commentslab run` and through the pipeline under kfp.local, gives
+the same experiment.json and the same results.json per model."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -60,52 +62,46 @@ TWO_MODELS = ["model=null", "models=[{name: small, kind: tiny-random}, "
               "evaluate.semantic_similarity=false", "evaluate.codebleu=false"]
 
 
-def kubeflow_tasks(root: Path, overrides: list[str]) -> tuple[list[str], Path]:
-    """The Kubeflow pipeline's steps, wired as pipelines/pipeline.py wires them, each a call into
-    pipelines/tasks.py in this process (kfp.local would start a process per step, minutes more here; the
-    design's run above goes through kfp.local itself). Returns the planned job keys and the published folder."""
-    from commentslab.pipelines import tasks
-
-    config = str(root / "config.json")
-    tasks.resolve_config(config, "smoke", overrides=overrides)
-    folder = {name: str(root / name) for name in ("corpus", "records", "datasets", "checked", "results", "published")}
-    tasks.write_corpus(folder["corpus"], config)
-    tasks.export_records(folder["corpus"], folder["records"], config)
-    tasks.split_datasets(folder["records"], folder["datasets"], config)
-    tasks.run_controls(folder["datasets"], folder["checked"], config)
-    jobs = tasks.plan_jobs(config)
-    models, scores = [], []
-    for index, job in enumerate(jobs):  # a ParallelFor: each job's outputs in folders of their own
-        models.append(str(root / f"model-{index}"))
-        scores.append(str(root / f"scores-{index}"))
-        tasks.train_job(folder["datasets"], job, models[-1], config)
-        tasks.evaluate_job(folder["datasets"], models[-1], job, scores[-1], config)
-    tasks.compare_jobs(folder["datasets"], folder["records"], scores, folder["results"], config,
-                       controls_dir=folder["checked"])
-    return jobs, Path(tasks.publish_results(folder["results"], models, folder["published"], "two-models",
-                                            folder["datasets"]))
-
-
 @pytest.fixture(scope="module")
-def two_model_runs(tmp_path_factory) -> tuple[Path, Path, list[str]]:
-    """One two-model experiment through the local runner (in-process) and through the Kubeflow tasks."""
-    from commentslab.services.common.config import load_config
-    from commentslab.services.pipeline.run import run_experiment
-    from commentslab.services.pipeline.steps import LocalSteps
+def two_model_runs(grpc_services, tmp_path_factory) -> tuple[Path, Path]:
+    """One two-model experiment through `commentslab run --in-process` and through the Kubeflow pipeline under
+    kfp.local (programs in the Sandbox service, statistics in the Stats service), each with one math thread
+    per process, as the design's runs above. Returns the two experiment folders."""
+    import subprocess
+    import sys
+
+    from commentslab.pipelines.runs import PipelineArguments, run_local
 
     local = tmp_path_factory.mktemp("two-models-local") / "run"
-    run_experiment(LocalSteps(), load_config("smoke", TWO_MODELS), local)
-    jobs, published = kubeflow_tasks(tmp_path_factory.mktemp("two-models-kfp"), TWO_MODELS)
-    return local, published, jobs
+    command = [sys.executable, "-m", "commentslab.services.cli", "run", "--in-process", "--profile", "smoke",
+               "--out", str(local)]
+    for override in TWO_MODELS:
+        command += ["--set", override]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-4000:]
+    root = tmp_path_factory.mktemp("two-models-kfp")
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        published = run_local(PipelineArguments(profile="smoke", overrides=TWO_MODELS, run_name="two-models"), root,
+                              grpc_services.addresses["sandbox"], grpc_services.addresses["stats"])
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
+    return local, published
 
 
 def test_both_runners_plan_and_give_the_same_results_per_base_model(two_model_runs):
     from commentslab.services.common.config import load_config
     from commentslab.services.pipeline.experiment import plan_jobs
 
-    local, kubeflow, jobs = two_model_runs
-    assert jobs == [job.key for job in plan_jobs(load_config("smoke", TWO_MODELS))]
-    assert [Job.parse(key).model for key in jobs] == ["small"] * 2 + ["smaller"] * 2
+    local, kubeflow = two_model_runs
+    jobs = [job.key for job in plan_jobs(load_config("smoke", TWO_MODELS))]
+    assert jobs == ["small/0/1234/control", "small/0/1234/experiment", "smaller/0/1234/control",
+                    "smaller/0/1234/experiment"]
     index = json.loads((local / "experiment.json").read_text())
     assert json.loads((kubeflow / "experiment.json").read_text()) == index
     assert index["models"] == ["small", "smaller"] and not (kubeflow / "results.json").exists()
