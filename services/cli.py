@@ -37,6 +37,17 @@ def _config(args):
     return load_config(args.profile, args.set or [])
 
 
+def _one_model_config(args, command: str):
+    """The config of a command that trains or evaluates one base model; a `models:` list is refused with how
+    to pick one (only `commentslab run` takes several)."""
+    cfg = _config(args)
+    if cfg.models:
+        raise InputError("models", f"commentslab {command} works on one base model, and this config lists "
+                                   f"{', '.join(cfg.model_names())}: run them all with `commentslab run`, or give one "
+                                   "with --set models=null --set model.kind=...")
+    return cfg
+
+
 def cmd_corpus(args) -> int:
     from commentslab.services.corpus.humaneval import write_humaneval_corpus
 
@@ -126,7 +137,7 @@ def cmd_train(args) -> int:
     does the same."""
     from commentslab.services.common.artifacts import to_uri
 
-    cfg = _config(args)
+    cfg = _one_model_config(args, "train")
     out = Path(args.out)
     tracking = args.tracking_uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
     if args.via:
@@ -175,7 +186,7 @@ def cmd_evaluate(args) -> int:
     from commentslab.services.pipeline.experiment import codebleu_scorer, similarity_scorer
     from commentslab.services.pipeline.steps import GrpcSteps, LocalSteps
 
-    cfg = _config(args)
+    cfg = _one_model_config(args, "evaluate")
     steps = GrpcSteps({"model-server": args.via, "sandbox": args.sandbox or args.via}) if args.via else LocalSteps()
     rows = list(read_jsonl(Path(args.data)))
     if not rows:

@@ -63,3 +63,21 @@ def test_quiet_and_verbose_set_the_log_level_and_bars_stay_off_off_a_terminal(mo
     assert cli.main([*flags, "report", "somewhere"]) == 0
     assert os.environ["COMMENTSLAB_LOG"] == level
     assert os.environ["TQDM_DISABLE"] == "1"  # pytest's stderr is not a terminal
+
+
+@pytest.mark.parametrize("command", [["train", "--data", "D", "--arm", "control"], ["evaluate"]])
+def test_a_one_model_command_on_a_config_of_several_models_says_how_to_pick_one(tmp_path, capsys, command):
+    import yaml
+
+    from commentslab.services.common.config import PROFILES_DIR
+
+    profile = yaml.safe_load((PROFILES_DIR / "smoke.yaml").read_text())
+    model = profile.pop("model")
+    profile["models"] = [{"name": "small", **model}, {"name": "wide", **model, "hidden_size": 128}]
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(profile))
+    args = [*command, "--profile", str(tmp_path / "two.yaml"), "--out", str(tmp_path / "out")]
+    if command[0] == "evaluate":
+        args += ["--checkpoint", "C", "--data", "D", "--arm", "control"]
+    assert cli.main(args) == 3
+    err = capsys.readouterr().err
+    assert f"commentslab {command[0]} works on one base model" in err and "small, wide" in err
