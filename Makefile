@@ -48,20 +48,19 @@ APT_PACKAGES := chromium chromium-driver bubblewrap postgresql podman runc uidma
 # pdflatex and booktabs, to compile `commentslab report`'s paper tables (tests/unit/test_report_latex.py), without
 # their recommends: 48 MB to download, 151 MB installed, about two minutes.
 APT_TEX_PACKAGES := texlive-latex-base texlive-latex-recommended
+# $(call apt_install,PACKAGES,APT-GET FLAGS): install those of PACKAGES that dpkg does not have.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) $$missing >/dev/null; \
+	fi
+endef
+
 system-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:" $$missing; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
-	@missing=$$(for p in $(APT_TEX_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:" $$missing; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    $$missing >/dev/null; \
-	fi
+	$(call apt_install,$(APT_PACKAGES),)
+	$(call apt_install,$(APT_TEX_PACKAGES),--no-install-recommends)
 
 # npm packages, at the exact versions of deps/node/package-lock.json, installed into .tools/node:
 # ESLint + typescript-eslint (syntax checks of JS/TS completions), Azurite (the Blob emulator the
