@@ -181,25 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="time both commands as fresh processes (start-up included) instead")
     args = parser.parse_args(argv)
-    if args.cold:
+    for chosen, name, measure, failure in (
+            (args.cold, "cold", measure_cold, "the median ratio is below target or a harness missed 164/164"),
+            (args.languages, "languages", measure_languages, "a reference solution did not pass")):
+        if not chosen:
+            continue
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        summary, ok = measure_cold(args.rounds, Path(tempfile.mkdtemp(prefix="sandbox-cold-")))
+        summary, ok = measure(args.rounds, Path(tempfile.mkdtemp(prefix=f"sandbox-{name}-")))
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.json:
             Path(args.json).write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
-                                                   "cold": summary}, indent=2))
-        print("PASS" if ok else "FAIL: the median ratio is below target or a harness missed 164/164")
-        return 0 if ok else 1
-    if args.languages:
-        print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        summary, ok = measure_languages(args.rounds, Path(tempfile.mkdtemp(prefix="sandbox-languages-")))
-        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        if args.json:
-            Path(args.json).write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(),
-                                                   "languages": summary}, indent=2))
-        print("PASS" if ok else "FAIL: a reference solution did not pass")
+                                                   name: summary}, indent=2))
+        print("PASS" if ok else f"FAIL: {failure}")
         return 0 if ok else 1
 
     problems = read_problems()

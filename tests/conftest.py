@@ -8,6 +8,7 @@ import itertools
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -175,3 +176,13 @@ def design_kfp_run(grpc_services, tmp_path_factory) -> Path:
             os.environ["OMP_NUM_THREADS"] = before
     assert published == root / "results" / "design"
     return published
+
+
+@pytest.fixture(scope="module")
+def host_listener() -> Iterator[int]:
+    """A TCP port listening on the host's loopback: a sandboxed program must not reach it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    yield server.getsockname()[1]
+    server.close()

@@ -13,7 +13,7 @@ from sample_results import results_from_problems, scored
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_site import AXE, RUN_AXE, SCREENSHOTS
+from test_site import SCREENSHOTS, full_page_screenshot, serious_violations
 
 from commentslab.dashboard.run_list import (
     forest_rows,
@@ -150,9 +150,6 @@ def test_the_database_page_lists_filters_compares_and_opens_runs(chrome, start_d
 
 @pytest.mark.browser
 def test_the_database_page_passes_axe_at_phone_and_desktop_width(chrome, start_dashboard, database):
-    assert AXE.is_file(), f"{AXE} is missing: run `make node-deps`"
-    axe = AXE.read_text(encoding="utf-8")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     base = start_dashboard(database)
     found = {}
     for width_name, width in (("phone", 375), ("desktop", 1400)):
@@ -160,11 +157,8 @@ def test_the_database_page_passes_axe_at_phone_and_desktop_width(chrome, start_d
         chrome.get(base + "runs")
         _wait(chrome, "#runs-forest .js-plotly-plot")
         assert chrome.execute_script("return document.documentElement.scrollWidth") <= width + 1
-        chrome.execute_script(axe)
-        found[width_name] = [v for v in chrome.execute_async_script(RUN_AXE) if v["impact"] in ("serious", "critical")]
-        height = chrome.execute_script("return document.documentElement.scrollHeight")
-        chrome.set_window_size(width, min(height, 6000))
-        chrome.save_screenshot(str(SCREENSHOTS / f"runs-{width_name}.png"))
+        found[width_name] = serious_violations(chrome)
+        full_page_screenshot(chrome, width, f"runs-{width_name}")
     assert found == {"phone": [], "desktop": []}
 
 

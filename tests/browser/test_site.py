@@ -50,14 +50,27 @@ def _open(chrome, base: str, view: str, timeout: float = 240):
     return WebDriverWait(chrome, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, ready)))
 
 
+def serious_violations(chrome) -> list[dict]:
+    """axe-core's serious and critical violations on the page now shown."""
+    assert AXE.is_file(), f"{AXE} is missing: run `make node-deps`"
+    chrome.execute_script(AXE.read_text(encoding="utf-8"))
+    return [v for v in chrome.execute_async_script(RUN_AXE) if v["impact"] in ("serious", "critical")]
+
+
+def full_page_screenshot(chrome, width: int, name: str) -> None:
+    """The whole page at `width` (up to 6,000 px tall) into SCREENSHOTS/<name>.png; the window is put back."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = chrome.execute_script("return document.documentElement.scrollHeight")
+    chrome.set_window_size(width, min(height, 6000))
+    chrome.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    chrome.set_window_size(width, 1000)
+
+
 def _severe(chrome) -> list[dict]:
     return [e for e in chrome.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def test_every_page_passes_axe_at_phone_and_desktop_width_and_is_screenshotted(chrome, start_dashboard, large_run):
-    assert AXE.is_file(), f"{AXE} is missing: run `make node-deps`"
-    axe = AXE.read_text(encoding="utf-8")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     base = start_dashboard(large_run)
     found = {}
     for width_name, width in WIDTHS.items():
@@ -70,13 +83,8 @@ def test_every_page_passes_axe_at_phone_and_desktop_width_and_is_screenshotted(c
             # The page fits the screen's width: only code blocks and tables scroll sideways, inside their frames.
             overflow = chrome.execute_script("return document.documentElement.scrollWidth")
             assert overflow <= width + 1, (view, width_name, overflow)
-            chrome.execute_script(axe)
-            violations = chrome.execute_async_script(RUN_AXE)
-            found[view, width_name] = [v for v in violations if v["impact"] in ("serious", "critical")]
-            height = chrome.execute_script("return document.documentElement.scrollHeight")
-            chrome.set_window_size(width, min(height, 6000))
-            chrome.save_screenshot(str(SCREENSHOTS / f"{view}-{width_name}.png"))
-            chrome.set_window_size(width, 1000)
+            found[view, width_name] = serious_violations(chrome)
+            full_page_screenshot(chrome, width, f"{view}-{width_name}")
     # The dark theme keeps its contrast on the pages with the most colour.
     chrome.set_window_size(WIDTHS["desktop"], 1000)
     for view in ("overview", "comparison"):
@@ -84,9 +92,7 @@ def test_every_page_passes_axe_at_phone_and_desktop_width_and_is_screenshotted(c
         chrome.find_element(By.CSS_SELECTOR, "label[for=theme-switch]").click()
         WebDriverWait(chrome, 60).until(lambda d: d.execute_script(
             "return document.documentElement.getAttribute('data-bs-theme')") == "dark")
-        chrome.execute_script(axe)
-        found[view, "desktop-dark"] = [v for v in chrome.execute_async_script(RUN_AXE)
-                                       if v["impact"] in ("serious", "critical")]
+        found[view, "desktop-dark"] = serious_violations(chrome)
         chrome.save_screenshot(str(SCREENSHOTS / f"{view}-desktop-dark.png"))
         chrome.find_element(By.CSS_SELECTOR, "label[for=theme-switch]").click()  # back to light for the next view
     assert {key: v for key, v in found.items() if v} == {}

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import time
 
 import psutil
@@ -34,15 +33,6 @@ def wait_until_no_sandbox_process(seconds: float = 3.0) -> list[psutil.Process]:
         time.sleep(0.05)
     return left
 
-
-@pytest.fixture(scope="module")
-def host_listener():
-    """A TCP port listening on the host's loopback: the sandbox must not reach it."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    yield server.getsockname()[1]
-    server.close()
 
 
 @pytest.fixture

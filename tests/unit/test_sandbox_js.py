@@ -4,7 +4,6 @@ put in place of the original function, under the same limits, positive signal an
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 from js_fixture import SOURCES, TESTS
@@ -107,14 +106,6 @@ def test_a_completion_cannot_pass_by_cutting_the_suite_short_or_tampering_with_i
 
     assert result.status == "failed", why
 
-
-@pytest.fixture(scope="module")
-def host_listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    yield server.getsockname()[1]
-    server.close()
 
 
 def _attack_program(name: str, host_port: int, secret: str) -> str:

@@ -5,9 +5,6 @@ that file with Jest's message, and a mock's factory reaches no further than the 
 
 from __future__ import annotations
 
-import socket
-
-import pytest
 from test_sandbox_adversarial import wait_until_no_sandbox_process
 
 from commentslab.services.sandbox.execute import Limits, run_many, run_program
@@ -265,14 +262,6 @@ def test_fake_timers_pass_only_when_the_test_advances_time():
     assert stuck.status == "failed"
     assert "did not finish within 1000 ms" in stuck.stderr
 
-
-@pytest.fixture(scope="module")
-def host_listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    yield server.getsockname()[1]
-    server.close()
 
 
 # A module the test mocks; the mock's factory and the completion both reach for the network and the
