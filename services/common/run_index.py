@@ -27,11 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from commentslab.services.common.config import ModelConfig, display_name
-from commentslab.services.common.layout import LAYOUT_FILE, RESULTS_FILE
+from commentslab.services.common.layout import EXPERIMENT_FILE, LAYOUT_FILE, MODELS_DIR, RESULTS_FILE
 from commentslab.services.gateway.results_store import ResultsError, load_results
 
-EXPERIMENT_FILE = "experiment.json"
-MODELS_DIR = "models"
 ROOT_ID = "."
 # What a run's verdict is filtered by: any metric significantly better, worse, both, neither; unreadable runs.
 VERDICTS = ("better", "worse", "mixed", "none", "broken")
